@@ -1,0 +1,150 @@
+"""Criteria sets: stored tables and the API's request and response models."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field as TableField
+from sqlmodel import SQLModel
+
+from app.db import JSONColumn, UTCDateTime, utcnow
+from app.engine import Mode, UnknownMode
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")]
+
+MAX_CRITERIA = 50
+
+
+# --- tables ---------------------------------------------------------------
+
+
+class CriteriaSet(SQLModel, table=True):
+    """A named, versioned criteria set; its content lives in `CriteriaVersion` rows."""
+
+    __tablename__ = "criteria_set"
+    __table_args__ = (
+        # At most one default set, enforced by the database itself.
+        Index(
+            "uq_criteria_set_is_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: int | None = TableField(default=None, primary_key=True)
+    slug: str = TableField(max_length=64, unique=True)
+    current_version: int
+    is_default: bool = False
+    archived_at: datetime | None = TableField(default=None, sa_type=UTCDateTime)
+    created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CriteriaVersion(SQLModel, table=True):
+    """One immutable version of a criteria set."""
+
+    __tablename__ = "criteria_version"
+    __table_args__ = (UniqueConstraint("criteria_set_id", "version"),)
+
+    id: int | None = TableField(default=None, primary_key=True)
+    criteria_set_id: int = TableField(foreign_key="criteria_set.id", index=True)
+    version: int
+    name: str
+    description: str
+    locale: str
+    criteria: list[dict[str, Any]] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    policy: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- API models -----------------------------------------------------------
+
+
+class CriterionSpec(BaseModel):
+    """One criterion of a set: a yes/no question about the profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Slug = Field(description="Identifier of the criterion, unique in its set.")
+    label: ShortText = Field(description="Short name shown in summaries.")
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = Field(description="The question a person answers yes or no.")
+    description: LongText | None = Field(default=None, description="What the criterion means.")
+    weight: float = Field(
+        default=1.0, gt=0, le=1000, description="Points the criterion adds in `score` mode."
+    )
+    required: bool = Field(
+        default=False,
+        description="Not met forces `decline`; unknown allows at most `review`.",
+    )
+
+
+class PolicySpec(BaseModel):
+    """How the criteria met turn into a decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = Field(
+        default=Mode.COUNT,
+        description="`count` counts the criteria met; `score` sums their weights.",
+    )
+    accept_at: float = Field(
+        gt=0, le=50_000, description="Count or score at which the decision is `accept`."
+    )
+    review_at: float | None = Field(
+        default=None,
+        gt=0,
+        le=50_000,
+        description="Count or score from which, below `accept_at`, the decision is `review`.",
+    )
+    unknown: UnknownMode = Field(
+        default=UnknownMode.NOT_MET,
+        description="`not_met`: an unanswered criterion counts as not met. "
+        "`review`: a decision that the unanswered criteria could flip becomes `review`.",
+    )
+
+
+class CriteriaContent(BaseModel):
+    """The content of a criteria set, as sent to create or replace it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText = Field(description="Human name of the set.")
+    description: LongText = Field(default="", description="What the set is for.")
+    locale: Locale = Field(default="en", description="Language of labels and questions (BCP 47).")
+    criteria: list[CriterionSpec] = Field(
+        min_length=1, max_length=MAX_CRITERIA, description="The criteria, in display order."
+    )
+    policy: PolicySpec
+
+
+class CriteriaSetCreate(CriteriaContent):
+    slug: Slug = Field(description="Identifier of the set in URLs, e.g. `pipu`.")
+
+
+class CriteriaVersionPublic(CriteriaSetCreate):
+    version: int = Field(description="Version number, from 1.")
+    created_at: datetime = Field(description="When this version was stored.")
+
+
+class CriteriaSetPublic(CriteriaVersionPublic):
+    is_default: bool = Field(description="Whether evaluations that name no set use this one.")
+    archived_at: datetime | None = Field(
+        default=None, description="When the set was archived; archived sets cannot evaluate."
+    )
+
+
+class CriteriaSetList(BaseModel):
+    items: list[CriteriaSetPublic]
+
+
+class CriteriaVersionList(BaseModel):
+    items: list[CriteriaVersionPublic]

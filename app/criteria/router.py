@@ -1,0 +1,119 @@
+"""HTTP routes for criteria sets: /criteria."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Path, Query, Response, status
+
+from app.criteria import service
+from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
+from app.criteria.models import (
+    CriteriaContent,
+    CriteriaSetCreate,
+    CriteriaSetList,
+    CriteriaSetPublic,
+    CriteriaVersionList,
+    CriteriaVersionPublic,
+    Slug,
+)
+from app.db import SessionDep
+from app.errors import problem_responses
+
+router = APIRouter(prefix="/criteria", tags=["criteria"])
+
+SlugPath = Annotated[Slug, Path(description="The set's slug, e.g. `pipu`.")]
+IfMatch = Annotated[
+    str | None,
+    Header(description="The ETag of the version you are changing (from GET).", max_length=512),
+]
+
+
+@router.get("", responses=problem_responses(422))
+def list_criteria_sets(
+    session: SessionDep,
+    include_archived: Annotated[bool, Query(description="Also list archived sets.")] = False,
+) -> CriteriaSetList:
+    """List the criteria sets, each at its current version."""
+    return CriteriaSetList(items=service.list_sets(session, include_archived=include_archived))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: {
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+            }
+        },
+        **problem_responses(400, 409, 413, 422),
+    },
+)
+def create_criteria_set(
+    session: SessionDep,
+    response: Response,
+    body: Annotated[CriteriaSetCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+) -> CriteriaSetPublic:
+    """Create a criteria set as its version 1."""
+    created = service.create_set(session, body)
+    response.headers["Location"] = f"/criteria/{created.slug}"
+    response.headers["ETag"] = service.etag(created.version)
+    return created
+
+
+@router.get("/{slug}", responses=problem_responses(404, 422))
+def get_criteria_set(session: SessionDep, response: Response, slug: SlugPath) -> CriteriaSetPublic:
+    """Get the current version of a criteria set, with its ETag."""
+    found = service.get_set(session, slug)
+    response.headers["ETag"] = service.etag(found.version)
+    return found
+
+
+@router.put("/{slug}", responses=problem_responses(400, 404, 409, 412, 413, 422, 428))
+def replace_criteria_set(
+    session: SessionDep,
+    response: Response,
+    slug: SlugPath,
+    body: Annotated[CriteriaContent, Body(openapi_examples=REPLACE_EXAMPLES)],
+    if_match: IfMatch = None,
+) -> CriteriaSetPublic:
+    """Replace a criteria set, creating its next version. Requires If-Match."""
+    replaced = service.replace_set(session, slug, body, if_match)
+    response.headers["ETag"] = service.etag(replaced.version)
+    return replaced
+
+
+@router.delete(
+    "/{slug}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 409, 412, 422, 428),
+)
+def archive_criteria_set(session: SessionDep, slug: SlugPath, if_match: IfMatch = None) -> None:
+    """Archive a criteria set: no new evaluations, history kept. Requires If-Match."""
+    service.archive_set(session, slug, if_match)
+
+
+@router.post("/{slug}/default", responses=problem_responses(404, 409, 422))
+def make_default_criteria_set(
+    session: SessionDep, response: Response, slug: SlugPath
+) -> CriteriaSetPublic:
+    """Make this set the default, used by evaluations that name no set."""
+    made = service.make_default(session, slug)
+    response.headers["ETag"] = service.etag(made.version)
+    return made
+
+
+@router.get("/{slug}/versions", responses=problem_responses(404, 422))
+def list_criteria_versions(session: SessionDep, slug: SlugPath) -> CriteriaVersionList:
+    """List every version of a criteria set, oldest first."""
+    return CriteriaVersionList(items=service.list_versions(session, slug))
+
+
+@router.get("/{slug}/versions/{version}", responses=problem_responses(404, 422))
+def get_criteria_version(
+    session: SessionDep,
+    slug: SlugPath,
+    version: Annotated[int, Path(ge=1, le=1_000_000, description="Version number.")],
+) -> CriteriaVersionPublic:
+    """Get one immutable version of a criteria set."""
+    return service.get_version(session, slug, version)

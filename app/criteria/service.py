@@ -1,0 +1,288 @@
+"""Criteria sets: create, version, archive, choose the default, resolve for evaluation."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.criteria import repository
+from app.criteria.models import (
+    CriteriaContent,
+    CriteriaSet,
+    CriteriaSetCreate,
+    CriteriaSetPublic,
+    CriteriaVersion,
+    CriteriaVersionPublic,
+)
+from app.criteria.seed import PIPU
+from app.db import utcnow
+from app.engine import CriteriaDefinition, Criterion, Mode, Policy, UnknownMode, find_problems
+from app.errors import (
+    Conflict,
+    CriteriaSetArchived,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCriteria:
+    """A criteria version ready to evaluate with."""
+
+    slug: str
+    version: CriteriaVersion
+    definition: CriteriaDefinition
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def build_definition(content: CriteriaContent) -> CriteriaDefinition:
+    """Turn validated content into the engine's definition; 422 when it is incoherent."""
+    definition = _definition_from_json(
+        [c.model_dump() for c in content.criteria], content.policy.model_dump()
+    )
+    if problems := find_problems(definition):
+        raise InvalidInput(problems)
+    return definition
+
+
+def list_sets(session: Session, *, include_archived: bool = False) -> list[CriteriaSetPublic]:
+    """The current version of every set, by slug."""
+    return [
+        _public(criteria_set, version)
+        for criteria_set, version in repository.list_current(
+            session, include_archived=include_archived
+        )
+    ]
+
+
+def get_set(session: Session, slug: str) -> CriteriaSetPublic:
+    """The current version of a set, archived or not."""
+    criteria_set = _load(session, slug)
+    return _public(criteria_set, _current_version(session, criteria_set))
+
+
+def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
+    """Store a new set as version 1; the first set ever stored becomes the default."""
+    build_definition(body)
+    if repository.get_set(session, body.slug) is not None:
+        raise Conflict(f"A criteria set with slug '{body.slug}' already exists.")
+    criteria_set = CriteriaSet(
+        slug=body.slug, current_version=1, is_default=not repository.has_any_set(session)
+    )
+    session.add(criteria_set)
+    try:
+        session.flush()
+        version = _add_version(session, criteria_set, body, 1)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"A criteria set with slug '{body.slug}' already exists.") from exc
+    return _public(criteria_set, version)
+
+
+def replace_set(
+    session: Session, slug: str, body: CriteriaContent, if_match: str | None
+) -> CriteriaSetPublic:
+    """Store `body` as the next version of the set, if the client saw the current one."""
+    build_definition(body)
+    criteria_set = _load(session, slug)
+    _check_if_match(if_match, criteria_set)
+    _ensure_active(criteria_set)
+    current = criteria_set.current_version
+    if not repository.advance_version(session, criteria_set, current):
+        raise _stale(slug)
+    try:
+        version = _add_version(session, criteria_set, body, current + 1)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise _stale(slug) from exc
+    session.refresh(criteria_set)
+    return _public(criteria_set, version)
+
+
+def archive_set(session: Session, slug: str, if_match: str | None) -> None:
+    """Retire a set from new evaluations; its versions stay readable for the log."""
+    criteria_set = _load(session, slug)
+    _check_if_match(if_match, criteria_set)
+    _ensure_active(criteria_set)
+    if criteria_set.is_default:
+        raise Conflict(f"'{slug}' is the default criteria set; make another set the default first.")
+    criteria_set.archived_at = utcnow()
+    session.add(criteria_set)
+    session.commit()
+
+
+def make_default(session: Session, slug: str) -> CriteriaSetPublic:
+    """Make the set the one used when an evaluation names none."""
+    criteria_set = _load(session, slug)
+    _ensure_active(criteria_set)
+    if not criteria_set.is_default:
+        repository.clear_default(session)
+        criteria_set.is_default = True
+        session.add(criteria_set)
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("The default set changed concurrently; try again.") from exc
+        session.refresh(criteria_set)
+    return _public(criteria_set, _current_version(session, criteria_set))
+
+
+def list_versions(session: Session, slug: str) -> list[CriteriaVersionPublic]:
+    """Every version of a set, oldest first."""
+    criteria_set = _load(session, slug)
+    assert criteria_set.id is not None
+    return [
+        _version_public(slug, version)
+        for version in repository.list_versions(session, criteria_set.id)
+    ]
+
+
+def get_version(session: Session, slug: str, number: int) -> CriteriaVersionPublic:
+    """One version of a set."""
+    criteria_set = _load(session, slug)
+    return _version_public(slug, _load_version(session, criteria_set, number))
+
+
+def resolve(session: Session, slug: str | None, number: int | None) -> ResolvedCriteria:
+    """The set (the default one when `slug` is None) and version an evaluation uses."""
+    if slug is None:
+        criteria_set = repository.get_default_set(session)
+        if criteria_set is None:
+            raise NotFound("No default criteria set is configured; name one in criteria_set.")
+    else:
+        criteria_set = _load(session, slug)
+    if criteria_set.archived_at is not None:
+        raise CriteriaSetArchived(
+            f"Criteria set '{criteria_set.slug}' is archived and cannot be used for new "
+            "evaluations."
+        )
+    version = _load_version(session, criteria_set, number or criteria_set.current_version)
+    definition = _definition_from_json(version.criteria, version.policy)
+    return ResolvedCriteria(criteria_set.slug, version, definition)
+
+
+def ensure_default_set(session: Session) -> None:
+    """Create PIPU as the default set on a database that has never held a set."""
+    if repository.has_any_set(session):
+        return
+    try:
+        create_set(session, PIPU)
+    except Conflict:
+        pass  # another process seeded it first
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _load(session: Session, slug: str) -> CriteriaSet:
+    criteria_set = repository.get_set(session, slug)
+    if criteria_set is None:
+        raise NotFound(f"No criteria set '{slug}'.")
+    return criteria_set
+
+
+def _load_version(session: Session, criteria_set: CriteriaSet, number: int) -> CriteriaVersion:
+    assert criteria_set.id is not None
+    version = repository.get_version(session, criteria_set.id, number)
+    if version is None:
+        raise NotFound(f"Criteria set '{criteria_set.slug}' has no version {number}.")
+    return version
+
+
+def _current_version(session: Session, criteria_set: CriteriaSet) -> CriteriaVersion:
+    return _load_version(session, criteria_set, criteria_set.current_version)
+
+
+def _add_version(
+    session: Session, criteria_set: CriteriaSet, body: CriteriaContent, number: int
+) -> CriteriaVersion:
+    assert criteria_set.id is not None
+    version = CriteriaVersion(
+        criteria_set_id=criteria_set.id,
+        version=number,
+        name=body.name,
+        description=body.description,
+        locale=body.locale,
+        criteria=[c.model_dump(mode="json") for c in body.criteria],
+        policy=body.policy.model_dump(mode="json"),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _check_if_match(if_match: str | None, criteria_set: CriteriaSet) -> None:
+    if if_match is None:
+        raise PreconditionRequired(
+            f"Send If-Match with the ETag of the current version (GET /criteria/"
+            f"{criteria_set.slug}) to change the set."
+        )
+    tags = {tag.strip() for tag in if_match.split(",")}
+    if "*" not in tags and etag(criteria_set.current_version) not in tags:
+        raise _stale(criteria_set.slug, criteria_set.current_version)
+
+
+def _stale(slug: str, current: int | None = None) -> PreconditionFailed:
+    at = f" is at version {current} ({etag(current)})" if current else " changed meanwhile"
+    return PreconditionFailed(f"Criteria set '{slug}'{at}; fetch it again and retry with its ETag.")
+
+
+def _ensure_active(criteria_set: CriteriaSet) -> None:
+    if criteria_set.archived_at is not None:
+        raise CriteriaSetArchived(f"Criteria set '{criteria_set.slug}' is archived.")
+
+
+def _version_public(slug: str, version: CriteriaVersion) -> CriteriaVersionPublic:
+    return CriteriaVersionPublic.model_validate(
+        {
+            "slug": slug,
+            "version": version.version,
+            "name": version.name,
+            "description": version.description,
+            "locale": version.locale,
+            "criteria": version.criteria,
+            "policy": version.policy,
+            "created_at": version.created_at,
+        }
+    )
+
+
+def _public(criteria_set: CriteriaSet, version: CriteriaVersion) -> CriteriaSetPublic:
+    return CriteriaSetPublic(
+        **_version_public(criteria_set.slug, version).model_dump(),
+        is_default=criteria_set.is_default,
+        archived_at=criteria_set.archived_at,
+    )
+
+
+def _definition_from_json(
+    criteria: list[dict[str, Any]], policy: dict[str, Any]
+) -> CriteriaDefinition:
+    return CriteriaDefinition(
+        criteria=tuple(
+            Criterion(
+                key=c["key"],
+                label=c["label"],
+                question=c["question"],
+                description=c.get("description"),
+                weight=float(c.get("weight", 1.0)),
+                required=bool(c.get("required", False)),
+            )
+            for c in criteria
+        ),
+        policy=Policy(
+            accept_at=float(policy["accept_at"]),
+            mode=Mode(policy.get("mode", Mode.COUNT)),
+            review_at=None if policy.get("review_at") is None else float(policy["review_at"]),
+            unknown=UnknownMode(policy.get("unknown", UnknownMode.NOT_MET)),
+        ),
+    )

@@ -1,0 +1,77 @@
+"""Plain typed values that the engine takes and returns."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    COUNT = "count"
+    SCORE = "score"
+
+
+class UnknownMode(StrEnum):
+    NOT_MET = "not_met"
+    REVIEW = "review"
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    REVIEW = "review"
+    DECLINE = "decline"
+
+
+class Source(StrEnum):
+    ANSWER = "answer"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    key: str
+    label: str
+    question: str
+    description: str | None = None
+    weight: float = 1.0
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    accept_at: float
+    mode: Mode = Mode.COUNT
+    review_at: float | None = None
+    unknown: UnknownMode = UnknownMode.NOT_MET
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaDefinition:
+    criteria: tuple[Criterion, ...]
+    policy: Policy
+
+    def points(self, criterion: Criterion) -> float:
+        """What meeting `criterion` adds towards the policy's thresholds."""
+        return criterion.weight if self.policy.mode is Mode.SCORE else 1.0
+
+
+Answers = Mapping[str, bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    key: str
+    label: str
+    met: bool | None
+    source: Source
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    decision: Decision
+    met: int
+    score: float
+    needed: float
+    criteria: tuple[CriterionResult, ...]
+    summary: str
+    to_change: tuple[str, ...] = field(default=())

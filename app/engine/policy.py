@@ -1,0 +1,186 @@
+"""Judge answers against a criteria set, apply its policy and explain the outcome."""
+
+import math
+from collections.abc import Iterable, Mapping
+
+from app.engine.model import (
+    Answers,
+    CriteriaDefinition,
+    Criterion,
+    CriterionResult,
+    Decision,
+    Evaluation,
+    Mode,
+    Source,
+    UnknownMode,
+)
+
+Statuses = Mapping[str, bool | None]
+
+_UNKNOWN_NOTES = {
+    UnknownMode.NOT_MET: "counts as not met",
+    UnknownMode.REVIEW: "the decision is review if this could change it",
+}
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def evaluate(definition: CriteriaDefinition, answers: Answers) -> Evaluation:
+    """Decide on one profile from the answers to the set's questions."""
+    unknown_note = _UNKNOWN_NOTES[definition.policy.unknown]
+    results = tuple(_judge(c, answers, unknown_note) for c in definition.criteria)
+    statuses = {result.key: result.met for result in results}
+    decision = decide(definition, statuses)
+    met = [c for c in definition.criteria if statuses[c.key] is True]
+    return Evaluation(
+        decision=decision,
+        met=len(met),
+        score=sum(c.weight for c in met),
+        needed=definition.policy.accept_at,
+        criteria=results,
+        summary=_summarise(definition, statuses, decision),
+        to_change=to_change(definition, statuses, decision),
+    )
+
+
+def decide(definition: CriteriaDefinition, statuses: Statuses) -> Decision:
+    """Apply the policy to each criterion's status (met, not met, or None for unknown)."""
+    if definition.policy.unknown is UnknownMode.REVIEW and None in statuses.values():
+        pessimistic = _decide_settled(definition, _resolve(statuses, False))
+        optimistic = _decide_settled(definition, _resolve(statuses, True))
+        return pessimistic if pessimistic is optimistic else Decision.REVIEW
+    return _decide_settled(definition, statuses)
+
+
+def to_change(
+    definition: CriteriaDefinition, statuses: Statuses, decision: Decision
+) -> tuple[str, ...]:
+    """Say what would flip the decision, in words a reviewer can act on."""
+    changes: list[str] = []
+    unknown = [c for c in definition.criteria if statuses[c.key] is None]
+    if decision is Decision.REVIEW and unknown and _unknowns_matter(definition, statuses):
+        changes.append(f"an answer to {_names(unknown)} could settle it")
+    if decision is Decision.ACCEPT:
+        changes.extend(_what_would_break(definition, statuses))
+    else:
+        changes.append(_path_to_accept(definition, statuses))
+    return tuple(changes)
+
+
+def _judge(criterion: Criterion, answers: Answers, unknown_note: str) -> CriterionResult:
+    answer = answers.get(criterion.key)
+    if answer is None:
+        said = "Answered unknown" if criterion.key in answers else "No answer given"
+        reason = f"{said}; {unknown_note}."
+        return CriterionResult(criterion.key, criterion.label, None, Source.NONE, (reason,))
+    reason = f"Answered {'yes' if answer else 'no'} to: {criterion.question}"
+    return CriterionResult(criterion.key, criterion.label, answer, Source.ANSWER, (reason,))
+
+
+def _resolve(statuses: Statuses, unknown_as: bool) -> dict[str, bool | None]:
+    return {key: unknown_as if met is None else met for key, met in statuses.items()}
+
+
+def _points(definition: CriteriaDefinition, criteria: Iterable[Criterion]) -> float:
+    return sum(definition.points(c) for c in criteria)
+
+
+def _threshold(definition: CriteriaDefinition, points: float) -> Decision:
+    policy = definition.policy
+    if points >= policy.accept_at:
+        return Decision.ACCEPT
+    if policy.review_at is not None and points >= policy.review_at:
+        return Decision.REVIEW
+    return Decision.DECLINE
+
+
+def _decide_settled(definition: CriteriaDefinition, statuses: Statuses) -> Decision:
+    """Unknown counts as not met, except that an unknown required criterion caps at review."""
+    required = [c for c in definition.criteria if c.required]
+    if any(statuses[c.key] is False for c in required):
+        return Decision.DECLINE
+    met = [c for c in definition.criteria if statuses[c.key] is True]
+    decision = _threshold(definition, _points(definition, met))
+    if decision is Decision.ACCEPT and any(statuses[c.key] is None for c in required):
+        return Decision.REVIEW
+    return decision
+
+
+def _unknowns_matter(definition: CriteriaDefinition, statuses: Statuses) -> bool:
+    low = _decide_settled(definition, _resolve(statuses, False))
+    high = _decide_settled(definition, _resolve(statuses, True))
+    return low is not high
+
+
+def _path_to_accept(definition: CriteriaDefinition, statuses: Statuses) -> str:
+    missing = [c for c in definition.criteria if statuses[c.key] is not True]
+    required = [c for c in missing if c.required]
+    optional = [c for c in missing if not c.required]
+    met = [c for c in definition.criteria if statuses[c.key] is True]
+    gap = definition.policy.accept_at - _points(definition, [*met, *required])
+    parts = [f"{_names(required)} (required)"] if required else []
+    if gap > 0 and definition.policy.mode is Mode.COUNT:
+        needed = math.ceil(gap)
+        more = " more" if met or required else ""
+        parts.append(
+            f"all of {_names(optional)}"
+            if needed == len(optional) and needed > 1
+            else optional[0].label
+            if len(optional) == 1
+            else f"{_number(needed)}{more} of {_names(optional)}"
+        )
+    elif gap > 0:
+        weighted = ", ".join(f"{c.label} ({c.weight:g})" for c in optional)
+        parts.append(f"{gap:g} more points from {weighted}")
+    return f"{' and '.join(parts)} would make it accept"
+
+
+def _what_would_break(definition: CriteriaDefinition, statuses: Statuses) -> list[str]:
+    losses: dict[Decision, list[Criterion]] = {}
+    for criterion in definition.criteria:
+        if statuses[criterion.key] is True:
+            outcome = decide(definition, {**statuses, criterion.key: False})
+            if outcome is not Decision.ACCEPT:
+                losses.setdefault(outcome, []).append(criterion)
+    if not losses:
+        return ["no single criterion lost would change it"]
+    return [
+        f"losing {_names(lost, 'any one of ')} would make it {outcome.value}"
+        for outcome, lost in sorted(losses.items())
+    ]
+
+
+def _summarise(definition: CriteriaDefinition, statuses: Statuses, decision: Decision) -> str:
+    criteria = definition.criteria
+    met = [c for c in criteria if statuses[c.key] is True]
+    names = _names(met) if met else "none"
+    policy = definition.policy
+    if policy.mode is Mode.COUNT:
+        tally = f"{len(met)} of {len(criteria)} criteria met ({names})"
+    else:
+        total = _points(definition, criteria)
+        tally = f"score {_points(definition, met):g} of {total:g} ({names})"
+    clauses = [f"{decision.value.capitalize()}: {tally}", f"{policy.accept_at:g} needed"]
+    required = [c for c in criteria if c.required]
+    failed = [c for c in required if statuses[c.key] is False]
+    unknown_required = [c for c in required if statuses[c.key] is None]
+    if failed:
+        clauses.append(f"required {_names(failed)} not met")
+    if unknown_required:
+        clauses.append(f"required {_names(unknown_required)} unknown")
+    if (
+        policy.unknown is UnknownMode.REVIEW
+        and decision is Decision.REVIEW
+        and _unknowns_matter(definition, statuses)
+    ):
+        unknown = [c for c in criteria if statuses[c.key] is None]
+        clauses.append(f"unknown {_names(unknown)} could change it")
+    return "; ".join(clauses) + "."
+
+
+def _names(criteria: Iterable[Criterion], many_prefix: str = "") -> str:
+    labels = [c.label for c in criteria]
+    return f"{many_prefix if len(labels) > 1 else ''}{', '.join(labels)}"
+
+
+def _number(n: int) -> str:
+    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)

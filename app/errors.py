@@ -1,0 +1,234 @@
+"""The error tree and its rendering as RFC 9457 problem details (application/problem+json).
+
+Services and the engine raise `ReflexeError` subclasses; the handlers installed by
+`install_error_handlers` turn them, framework errors and anything unexpected into
+problem documents. No traceback ever reaches a client.
+"""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Path of the faulty field, e.g. `criteria[1].key`.")
+    location: str = Field(description="Where the field is: body, query, path or header.")
+    message: str = Field(description="What is wrong with it.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="A URI that identifies the kind of problem.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong on this request.")
+    instance: str | None = Field(default=None, description="The request path.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation problems: every faulty field."
+    )
+
+
+class ReflexeError(Exception):
+    """Base of every error a client can cause or be told about."""
+
+    status_code = 500
+    problem_type = "about:blank"
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+    def errors(self) -> list[FieldError] | None:
+        return None
+
+
+class NotFound(ReflexeError):
+    status_code = 404
+    problem_type = "urn:reflexe:problem:not-found"
+    title = "Not found"
+
+
+class Conflict(ReflexeError):
+    status_code = 409
+    problem_type = "urn:reflexe:problem:conflict"
+    title = "Conflict"
+
+
+class CriteriaSetArchived(Conflict):
+    problem_type = "urn:reflexe:problem:criteria-set-archived"
+    title = "Criteria set archived"
+
+
+class PreconditionRequired(ReflexeError):
+    status_code = 428
+    problem_type = "urn:reflexe:problem:precondition-required"
+    title = "Precondition required"
+
+
+class PreconditionFailed(ReflexeError):
+    status_code = 412
+    problem_type = "urn:reflexe:problem:precondition-failed"
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(ReflexeError):
+    status_code = 413
+    problem_type = "urn:reflexe:problem:payload-too-large"
+    title = "Payload too large"
+
+
+class ServiceUnavailable(ReflexeError):
+    status_code = 503
+    problem_type = "urn:reflexe:problem:unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class InvalidInput(ReflexeError):
+    """Input that is well-formed but breaks a rule; names every faulty field."""
+
+    status_code = 422
+    problem_type = "urn:reflexe:problem:validation"
+    title = "Invalid request"
+
+    def __init__(self, field_errors: Sequence[tuple[str, str]], location: str = "body") -> None:
+        self.field_errors = [
+            FieldError(field=f, location=location, message=m) for f, m in field_errors
+        ]
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.field_errors))
+
+    def errors(self) -> list[FieldError]:
+        return self.field_errors
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    problem_type: str = "about:blank",
+    title: str | None = None,
+    instance: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=problem_type,
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+    )
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """Render a pydantic location ("criteria", 1, "key") as `criteria[1].key`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(root)"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors():
+        location, *loc = error["loc"] or ("body",)
+        errors.append(
+            FieldError(field=field_path(loc), location=str(location), message=error["msg"])
+        )
+    return errors
+
+
+async def _handle_reflexe_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ReflexeError)
+    return problem_response(
+        exc.status_code,
+        exc.detail,
+        problem_type=exc.problem_type,
+        title=exc.title,
+        instance=request.url.path,
+        errors=exc.errors(),
+        headers=exc.headers,
+    )
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(error["type"] == "json_invalid" for error in exc.errors()):
+        return problem_response(
+            400,
+            "The request body is not valid JSON.",
+            problem_type="urn:reflexe:problem:malformed-json",
+            title="Malformed JSON",
+            instance=request.url.path,
+        )
+    errors = _validation_errors(exc)
+    return problem_response(
+        422,
+        "; ".join(f"{e.field}: {e.message}" for e in errors),
+        problem_type=InvalidInput.problem_type,
+        title=InvalidInput.title,
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+    if exc.status_code == 404 and detail is None:
+        detail = f"No resource at {request.url.path}."
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(
+        exc.status_code,
+        detail or HTTPStatus(exc.status_code).description,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ReflexeError, _handle_reflexe_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_error)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry that documents a route's problem documents in OpenAPI."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,40 @@
+"""Liveness and readiness probes."""
+
+import logging
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import ServiceUnavailable, problem_responses
+from app.migrate import current_revision, head_revision
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses=problem_responses(503))
+def readyz(request: Request) -> Health:
+    """The database is reachable and its schema is up to date."""
+    try:
+        with request.app.state.engine.connect() as connection:
+            revision = current_revision(connection)
+    except SQLAlchemyError as exc:
+        logger.warning("readiness check failed: %s", exc.__class__.__name__)
+        raise ServiceUnavailable("The database is unreachable.") from exc
+    expected = head_revision()
+    if revision != expected:
+        raise ServiceUnavailable(
+            f"The database schema is at revision {revision}, not {expected}; run `reflexe migrate`."
+        )
+    return Health(status="ready")

@@ -1,0 +1,75 @@
+"""The application factory: settings, database, routers, error handling."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.criteria import service as criteria_service
+from app.criteria.router import router as criteria_router
+from app.db import create_db_engine
+from app.errors import install_error_handlers
+from app.evaluations.router import router as evaluations_router
+from app.health import router as health_router
+from app.middleware import BodyLimitMiddleware
+from app.migrate import upgrade
+from app.settings import Settings, get_settings
+
+logger = logging.getLogger("reflexe")
+
+DESCRIPTION = """
+Reflexe judges professional-network invitations with a *reflex method*: a short set of
+yes/no criteria, such as PIPU (Pertinent, Interaction, Prescriber, Useful), and a policy
+that turns the criteria met into `accept`, `decline` or `review`. Every decision is
+stored with its reasons. Errors are RFC 9457 problem documents.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate the schema and seed the default criteria set, once per database."""
+    engine = create_db_engine(settings)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            criteria_service.ensure_default_set(session)
+    finally:
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await run_in_threadpool(prepare_database, settings)
+        app.state.engine = create_db_engine(settings)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Reflexe",
+        version=__version__,
+        summary="Decide on connection invitations with a reflex method such as PIPU.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(criteria_router)
+    app.include_router(evaluations_router)
+    app.include_router(health_router)
+    return app
