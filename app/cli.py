@@ -1,6 +1,7 @@
 """The `reflexe` command line: serve, migrate, export the OpenAPI document."""
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,8 @@ def serve(
 
     settings = get_settings()
     prepare_database(settings)
+    # Done once here, so the workers uvicorn starts need not each migrate again.
+    os.environ["REFLEXE_MIGRATE_ON_START"] = "false"
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -3,8 +3,10 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +15,7 @@ from app import __version__
 from app.criteria import service as criteria_service
 from app.criteria.router import router as criteria_router
 from app.db import create_db_engine
-from app.errors import install_error_handlers
+from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.health import router as health_router
 from app.middleware import BodyLimitMiddleware
@@ -72,4 +74,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(criteria_router)
     app.include_router(evaluations_router)
     app.include_router(health_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with error responses served only as problem+json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
+                    content.pop("application/json", None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,6 +1,7 @@
 """Plain typed values that the engine takes and returns."""
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,6 +53,15 @@ class CriteriaDefinition:
     def points(self, criterion: Criterion) -> float:
         """What meeting `criterion` adds towards the policy's thresholds."""
         return criterion.weight if self.policy.mode is Mode.SCORE else 1.0
+
+    def points_of(self, criteria: Iterable[Criterion]) -> float:
+        """What meeting all of `criteria` adds towards the policy's thresholds."""
+        return sum_weights(self.points(c) for c in criteria)
+
+
+def sum_weights(values: Iterable[float]) -> float:
+    # Rounded so that decimal weights reach the threshold they add up to (0.3 + 0.6 >= 0.9).
+    return round(math.fsum(values), 9)
 
 
 Answers = Mapping[str, bool | None]

@@ -13,6 +13,7 @@ from app.engine.model import (
     Mode,
     Source,
     UnknownMode,
+    sum_weights,
 )
 
 Statuses = Mapping[str, bool | None]
@@ -34,7 +35,7 @@ def evaluate(definition: CriteriaDefinition, answers: Answers) -> Evaluation:
     return Evaluation(
         decision=decision,
         met=len(met),
-        score=sum(c.weight for c in met),
+        score=sum_weights(c.weight for c in met),
         needed=definition.policy.accept_at,
         criteria=results,
         summary=_summarise(definition, statuses, decision),
@@ -80,10 +81,6 @@ def _resolve(statuses: Statuses, unknown_as: bool) -> dict[str, bool | None]:
     return {key: unknown_as if met is None else met for key, met in statuses.items()}
 
 
-def _points(definition: CriteriaDefinition, criteria: Iterable[Criterion]) -> float:
-    return sum(definition.points(c) for c in criteria)
-
-
 def _threshold(definition: CriteriaDefinition, points: float) -> Decision:
     policy = definition.policy
     if points >= policy.accept_at:
@@ -99,7 +96,7 @@ def _decide_settled(definition: CriteriaDefinition, statuses: Statuses) -> Decis
     if any(statuses[c.key] is False for c in required):
         return Decision.DECLINE
     met = [c for c in definition.criteria if statuses[c.key] is True]
-    decision = _threshold(definition, _points(definition, met))
+    decision = _threshold(definition, definition.points_of(met))
     if decision is Decision.ACCEPT and any(statuses[c.key] is None for c in required):
         return Decision.REVIEW
     return decision
@@ -116,7 +113,7 @@ def _path_to_accept(definition: CriteriaDefinition, statuses: Statuses) -> str:
     required = [c for c in missing if c.required]
     optional = [c for c in missing if not c.required]
     met = [c for c in definition.criteria if statuses[c.key] is True]
-    gap = definition.policy.accept_at - _points(definition, [*met, *required])
+    gap = definition.policy.accept_at - definition.points_of([*met, *required])
     parts = [f"{_names(required)} (required)"] if required else []
     if gap > 0 and definition.policy.mode is Mode.COUNT:
         needed = math.ceil(gap)
@@ -157,8 +154,8 @@ def _summarise(definition: CriteriaDefinition, statuses: Statuses, decision: Dec
     if policy.mode is Mode.COUNT:
         tally = f"{len(met)} of {len(criteria)} criteria met ({names})"
     else:
-        total = _points(definition, criteria)
-        tally = f"score {_points(definition, met):g} of {total:g} ({names})"
+        total = definition.points_of(criteria)
+        tally = f"score {definition.points_of(met):g} of {total:g} ({names})"
     clauses = [f"{decision.value.capitalize()}: {tally}", f"{policy.accept_at:g} needed"]
     required = [c for c in criteria if c.required]
     failed = [c for c in required if statuses[c.key] is False]

@@ -20,7 +20,7 @@ def find_problems(definition: CriteriaDefinition) -> list[FieldProblem]:
             )
         first_seen.setdefault(criterion.key, index)
     policy = definition.policy
-    reachable = sum(definition.points(c) for c in definition.criteria)
+    reachable = definition.points_of(definition.criteria)
     if policy.accept_at > reachable:
         unit = "criteria" if policy.mode == "count" else "total weight"
         problems.append(

@@ -226,31 +226,54 @@ def test_score_mode_fractional_weights(weights, accept_at, met_keys, decision, s
     assert evaluation.score == score  # binary fractions: exact
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Engine sums float weights, so decimal weights that add up to exactly accept_at can "
-        "fall a rounding error short (0.3 + 0.6 == 0.8999999999999999) and be declined."
-    ),
-    strict=True,
-)
-@pytest.mark.parametrize(
-    ("weights", "accept_at"),
-    [
-        pytest.param((0.3, 0.6), 0.9, id="0.3+0.6>=0.9"),
-        pytest.param((0.7, 0.1, 0.1, 0.1), 1.0, id="0.7+0.1+0.1+0.1>=1"),
-    ],
-)
-def test_decimal_weights_summing_to_accept_at_accept(weights, accept_at):
-    keys = [f"k{i}" for i in range(len(weights))]
-    definition = make_definition(
-        *(crit(key, weight=weight) for key, weight in zip(keys, weights, strict=True)),
+def decimal_definition(weights, accept_at):
+    return make_definition(
+        *(crit(f"k{i}", weight=weight) for i, weight in enumerate(weights)),
         accept_at=accept_at,
         mode=Mode.SCORE,
     )
 
-    evaluation = evaluate(definition, yes(*keys))
+
+@pytest.mark.parametrize(
+    ("weights", "accept_at"),
+    [
+        pytest.param((0.3, 0.6), 0.9, id="0.3+0.6>=0.9"),
+        pytest.param((0.1, 0.2), 0.3, id="0.1+0.2>=0.3"),
+        pytest.param((0.7, 0.1, 0.1, 0.1), 1.0, id="0.7+0.1+0.1+0.1>=1"),
+        pytest.param((0.1,) * 8, 0.8, id="eight-tenths>=0.8"),
+    ],
+)
+def test_decimal_weights_summing_to_accept_at_accept(weights, accept_at):
+    """Float rounding must not leave a sum that is exactly the threshold a hair short."""
+    keys = [f"k{i}" for i in range(len(weights))]
+
+    evaluation = evaluate(decimal_definition(weights, accept_at), yes(*keys))
 
     assert evaluation.decision is ACCEPT
+    assert evaluation.score == pytest.approx(accept_at)
+    assert evaluation.summary.startswith(f"Accept: score {accept_at:g} of {accept_at:g} (")
+    assert not any("e-" in line for line in evaluation.to_change)
+
+
+@pytest.mark.parametrize(
+    ("weights", "accept_at", "met_keys", "decision", "to_change"),
+    [
+        pytest.param((0.3, 0.59, 0.02), 0.9, ("k0", "k1"), DECLINE,
+                     ("0.01 more points from K2 (0.02) would make it accept",),
+                     id="0.89-just-short"),
+        pytest.param((0.3, 0.59, 0.02), 0.9, ("k0", "k1", "k2"), ACCEPT,
+                     ("losing any one of K0, K1, K2 would make it decline",),
+                     id="0.91-every-loss-counts"),
+        pytest.param((0.35, 0.35, 0.2), 0.7, ("k0", "k2"), DECLINE,
+                     ("0.15 more points from K1 (0.35) would make it accept",),
+                     id="0.55-short"),
+    ],
+)  # fmt: skip
+def test_decimal_weights_near_the_threshold(weights, accept_at, met_keys, decision, to_change):
+    evaluation = evaluate(decimal_definition(weights, accept_at), yes(*met_keys))
+
+    assert evaluation.decision is decision
+    assert evaluation.to_change == to_change
 
 
 # --------------------------------------------------------------------------------------
@@ -376,18 +399,21 @@ def test_unknown_modes(accept_at, review_at, answers, when_not_met, when_review)
     assert evaluate(review, answers).decision is when_review
 
 
-def test_answered_none_and_missing_key_decide_alike():
-    for mode in UnknownMode:
-        definition = pipu(unknown=mode, required=("utilite",))
-        base = yes("pertinence", "interaction")
-        missing = evaluate(definition, base)
-        answered_none = evaluate(definition, {**base, **unknown("prescription", "utilite")})
-        assert missing.decision is answered_none.decision is REVIEW
-        assert missing.met == answered_none.met == 2
-        assert [r.met for r in missing.criteria] == [r.met for r in answered_none.criteria]
-        assert [r.reasons for r in missing.criteria[2:]] != [
-            r.reasons for r in answered_none.criteria[2:]
-        ]
+@pytest.mark.parametrize("unknown_mode", list(UnknownMode), ids=str)
+def test_answered_none_and_missing_key_decide_alike(unknown_mode):
+    definition = pipu(unknown=unknown_mode, required=("utilite",))
+    base = yes("pertinence", "interaction")
+
+    missing = evaluate(definition, base)
+    answered_none = evaluate(definition, {**base, **unknown("prescription", "utilite")})
+
+    assert missing.decision is answered_none.decision is REVIEW
+    assert missing.met == answered_none.met == 2
+    assert missing.summary == answered_none.summary
+    assert missing.to_change == answered_none.to_change
+    for left, right in zip(missing.criteria[2:], answered_none.criteria[2:], strict=True):
+        assert left.met is right.met is None
+        assert left.reasons != right.reasons
 
 
 # --------------------------------------------------------------------------------------
@@ -507,6 +533,12 @@ def test_summary(definition, answers, summary):
         pytest.param(pipu(required=("pertinence",)), {},
                      ("Pertinence (required) and one more of Interaction, Prescription, "
                       "Utilité would make it accept",), id="required-and-one-more"),
+        pytest.param(pipu(accept_at=1.5), {},
+                     ("two of Pertinence, Interaction, Prescription, Utilité would make it "
+                      "accept",), id="fractional-count-threshold-rounds-up"),
+        pytest.param(pipu(accept_at=1.5), yes("utilite"),
+                     ("one more of Pertinence, Interaction, Prescription would make it accept",),
+                     id="fractional-count-threshold-one-more"),
         pytest.param(weighted(), yes("b"),
                      ("2 more points from Alpha (3), Gamma (0.5) would make it accept",),
                      id="score-points-short"),
@@ -539,6 +571,11 @@ def test_summary(definition, answers, summary):
                      ("losing Pertinence would make it decline",
                       "losing any one of Interaction, Prescription would make it review"),
                      id="accept-mixed-losses"),
+        pytest.param(pipu(accept_at=3, review_at=2, required=("utilite",)),
+                     yes("pertinence", "interaction", "utilite"),
+                     ("losing Utilité would make it decline",
+                      "losing any one of Pertinence, Interaction would make it review"),
+                     id="accept-mixed-losses-worst-first"),
         pytest.param(pipu(accept_at=1), yes("pertinence"),
                      ("losing Pertinence would make it decline",), id="accept-single-loss"),
         pytest.param(weighted(), yes("a", "c"),

@@ -1,0 +1,42 @@
+"""Liveness and readiness."""
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_when_migrated(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readyz_503_when_the_schema_is_not_migrated(tmp_path: object) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.db", migrate_on_start=False)
+
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert "reflexe migrate" in response.json()["detail"]
+
+
+def test_readyz_503_when_the_database_is_unreachable() -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+        migrate_on_start=False,
+        db_pool_timeout=1,
+    )
+
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+        live = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["detail"] == "The database is unreachable."
+    assert live.status_code == 200
