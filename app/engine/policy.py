@@ -127,7 +127,9 @@ def _path_to_accept(definition: CriteriaDefinition, statuses: Statuses) -> str:
         )
     elif gap > 0:
         weighted = ", ".join(f"{c.label} ({c.weight:g})" for c in optional)
-        parts.append(f"{gap:g} more points from {weighted}")
+        gap = round(gap, 9)
+        unit = "point" if gap == 1 else "points"
+        parts.append(f"{gap:g} more {unit} from {weighted}")
     return f"{' and '.join(parts)} would make it accept"
 
 

@@ -22,14 +22,12 @@ def find_problems(definition: CriteriaDefinition) -> list[FieldProblem]:
     policy = definition.policy
     reachable = definition.points_of(definition.criteria)
     if policy.accept_at > reachable:
-        unit = "criteria" if policy.mode == "count" else "total weight"
-        problems.append(
-            (
-                "policy.accept_at",
-                f"{policy.accept_at:g} can never be reached: the {unit} of the set "
-                f"add up to {reachable:g}",
-            )
+        limit = (
+            f"the set has {len(definition.criteria)} criteria"
+            if policy.mode == "count"
+            else f"the weights of the set add up to {reachable:g}"
         )
+        problems.append(("policy.accept_at", f"{policy.accept_at:g} can never be reached: {limit}"))
     if policy.review_at is not None and policy.review_at >= policy.accept_at:
         problems.append(
             (

@@ -820,3 +820,13 @@ def test_property_review_mode_without_unknowns_equals_not_met_mode(case):
     not_met = replace(definition, policy=replace(definition.policy, unknown=NOT_MET))
 
     assert evaluate(definition, settled_answers) == evaluate(not_met, settled_answers)
+
+
+def test_a_gap_of_one_point_is_singular() -> None:
+    definition = make_definition(
+        crit("a", "Alpha", weight=2), crit("b", "Beta", weight=1), accept_at=3, mode=Mode.SCORE
+    )
+
+    result = evaluate(definition, {"a": True})
+
+    assert result.to_change == ("1 more point from Beta (1) would make it accept",)
