@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.criteria import service as criteria_service
 from app.criteria.router import router as criteria_router
+from app.criteria.rules_schema import CONDITION_SCHEMA
 from app.db import create_db_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.router import router as evaluations_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(prepare_database, settings)
         app.state.engine = create_db_engine(settings)
+        app.state.definitions = criteria_service.DefinitionCache()
         try:
             yield
         finally:
@@ -88,6 +90,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
+        schema["components"]["schemas"]["Condition"] = CONDITION_SCHEMA
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for status, response in operation["responses"].items():
                 content = response.get("content", {})

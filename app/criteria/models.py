@@ -3,11 +3,12 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
+from app.criteria.rules_schema import CONDITION_REF
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Mode, UnknownMode
 
@@ -19,6 +20,27 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")]
 
 MAX_CRITERIA = 50
+MAX_PARAMS = 100
+
+RuleTree = Annotated[dict[str, Any], WithJsonSchema(CONDITION_REF)]
+ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+ParamValue = Annotated[
+    str | int | float | bool | list[str | int | float],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 200},
+                {"type": "number"},
+                {"type": "boolean"},
+                {
+                    "type": "array",
+                    "maxItems": 500,
+                    "items": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}]},
+                },
+            ]
+        }
+    ),
+]
 
 
 # --- tables ---------------------------------------------------------------
@@ -61,6 +83,9 @@ class CriteriaVersion(SQLModel, table=True):
     locale: str
     criteria: list[dict[str, Any]] = TableField(sa_column=Column(JSONColumn, nullable=False))
     policy: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    params: dict[str, Any] = TableField(
+        default_factory=dict, sa_column=Column(JSONColumn, nullable=False)
+    )
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -84,6 +109,11 @@ class CriterionSpec(BaseModel):
     required: bool = Field(
         default=False,
         description="Not met forces `decline`; unknown allows at most `review`.",
+    )
+    rules: RuleTree | None = Field(
+        default=None,
+        description="How to judge the criterion from profile attributes when no answer is "
+        "given. An explicit answer wins over the rules.",
     )
 
 
@@ -124,6 +154,12 @@ class CriteriaContent(BaseModel):
         min_length=1, max_length=MAX_CRITERIA, description="The criteria, in display order."
     )
     policy: PolicySpec
+    params: dict[ParamName, ParamValue] = Field(
+        default_factory=dict,
+        max_length=MAX_PARAMS,
+        description="Named values (industries, keywords, thresholds) that rules refer to "
+        'with `{"param": "name"}`, so targets change without rewriting rules.',
+    )
 
 
 class CriteriaSetCreate(CriteriaContent):

@@ -1,7 +1,6 @@
 """Criteria sets: create, version, archive, choose the default, resolve for evaluation."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -17,7 +16,7 @@ from app.criteria.models import (
 )
 from app.criteria.seed import PIPU
 from app.db import utcnow
-from app.engine import CriteriaDefinition, Criterion, Mode, Policy, UnknownMode, find_problems
+from app.engine import CriteriaDefinition, InvalidDefinition, compile_definition
 from app.errors import (
     Conflict,
     CriteriaSetArchived,
@@ -41,14 +40,34 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-def build_definition(content: CriteriaContent) -> CriteriaDefinition:
-    """Turn validated content into the engine's definition; 422 when it is incoherent."""
-    definition = _definition_from_json(
-        [c.model_dump() for c in content.criteria], content.policy.model_dump()
-    )
-    if problems := find_problems(definition):
-        raise InvalidInput(problems)
-    return definition
+def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
+    """Compile validated content into the engine's definition; 422 naming each problem."""
+    try:
+        return compile_definition(
+            [c.model_dump(mode="json") for c in content.criteria],
+            content.policy.model_dump(mode="json"),
+            content.params,
+        )
+    except InvalidDefinition as exc:
+        raise InvalidInput([(prefix + path, message) for path, message in exc.problems]) from exc
+
+
+class DefinitionCache:
+    """Compiled definitions by version id: stored versions are immutable, so compile once."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._items: dict[int, CriteriaDefinition] = {}
+
+    def get(self, version: CriteriaVersion) -> CriteriaDefinition:
+        assert version.id is not None
+        found = self._items.get(version.id)
+        if found is None:
+            found = compile_definition(version.criteria, version.policy, version.params)
+            if len(self._items) >= self._size:
+                self._items.clear()
+            self._items[version.id] = found
+        return found
 
 
 def list_sets(session: Session, *, include_archived: bool = False) -> list[CriteriaSetPublic]:
@@ -152,7 +171,9 @@ def get_version(session: Session, slug: str, number: int) -> CriteriaVersionPubl
     return _version_public(slug, _load_version(session, criteria_set, number))
 
 
-def resolve(session: Session, slug: str | None, number: int | None) -> ResolvedCriteria:
+def resolve(
+    session: Session, slug: str | None, number: int | None, definitions: DefinitionCache
+) -> ResolvedCriteria:
     """The set (the default one when `slug` is None) and version an evaluation uses."""
     if slug is None:
         criteria_set = repository.get_default_set(session)
@@ -166,8 +187,7 @@ def resolve(session: Session, slug: str | None, number: int | None) -> ResolvedC
             "evaluations."
         )
     version = _load_version(session, criteria_set, number or criteria_set.current_version)
-    definition = _definition_from_json(version.criteria, version.policy)
-    return ResolvedCriteria(criteria_set.slug, version, definition)
+    return ResolvedCriteria(criteria_set.slug, version, definitions.get(version))
 
 
 def ensure_default_set(session: Session) -> None:
@@ -214,6 +234,7 @@ def _add_version(
         locale=body.locale,
         criteria=[c.model_dump(mode="json") for c in body.criteria],
         policy=body.policy.model_dump(mode="json"),
+        params=body.params,
     )
     session.add(version)
     session.flush()
@@ -251,6 +272,7 @@ def _version_public(slug: str, version: CriteriaVersion) -> CriteriaVersionPubli
             "locale": version.locale,
             "criteria": version.criteria,
             "policy": version.policy,
+            "params": version.params,
             "created_at": version.created_at,
         }
     )
@@ -261,28 +283,4 @@ def _public(criteria_set: CriteriaSet, version: CriteriaVersion) -> CriteriaSetP
         **_version_public(criteria_set.slug, version).model_dump(),
         is_default=criteria_set.is_default,
         archived_at=criteria_set.archived_at,
-    )
-
-
-def _definition_from_json(
-    criteria: list[dict[str, Any]], policy: dict[str, Any]
-) -> CriteriaDefinition:
-    return CriteriaDefinition(
-        criteria=tuple(
-            Criterion(
-                key=c["key"],
-                label=c["label"],
-                question=c["question"],
-                description=c.get("description"),
-                weight=float(c.get("weight", 1.0)),
-                required=bool(c.get("required", False)),
-            )
-            for c in criteria
-        ),
-        policy=Policy(
-            accept_at=float(policy["accept_at"]),
-            mode=Mode(policy.get("mode", Mode.COUNT)),
-            review_at=None if policy.get("review_at") is None else float(policy["review_at"]),
-            unknown=UnknownMode(policy.get("unknown", UnknownMode.NOT_MET)),
-        ),
     )

@@ -5,6 +5,7 @@ plain frozen dataclasses (`CriteriaDefinition`) and answers; its output is an
 `Evaluation` that says what was decided and why.
 """
 
+from app.engine.compile import InvalidDefinition, compile_definition
 from app.engine.model import (
     CriteriaDefinition,
     Criterion,
@@ -17,6 +18,7 @@ from app.engine.model import (
     UnknownMode,
 )
 from app.engine.policy import evaluate
+from app.engine.rules import Evidence, Rule
 from app.engine.validation import find_problems
 
 __all__ = [
@@ -25,10 +27,14 @@ __all__ = [
     "CriterionResult",
     "Decision",
     "Evaluation",
+    "Evidence",
+    "InvalidDefinition",
     "Mode",
     "Policy",
+    "Rule",
     "Source",
     "UnknownMode",
+    "compile_definition",
     "evaluate",
     "find_problems",
 ]

@@ -4,6 +4,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from app.engine.rules import Evidence, Rule
 
 
 class Mode(StrEnum):
@@ -24,6 +27,7 @@ class Decision(StrEnum):
 
 class Source(StrEnum):
     ANSWER = "answer"
+    RULES = "rules"
     NONE = "none"
 
 
@@ -35,6 +39,7 @@ class Criterion:
     description: str | None = None
     weight: float = 1.0
     required: bool = False
+    rules: "Rule | None" = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class Policy:
 class CriteriaDefinition:
     criteria: tuple[Criterion, ...]
     policy: Policy
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def points(self, criterion: Criterion) -> float:
         """What meeting `criterion` adds towards the policy's thresholds."""
@@ -65,6 +71,7 @@ def sum_weights(values: Iterable[float]) -> float:
 
 
 Answers = Mapping[str, bool | None]
+Attributes = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,7 @@ class CriterionResult:
     met: bool | None
     source: Source
     reasons: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 
 from app.engine.model import (
     Answers,
+    Attributes,
     CriteriaDefinition,
     Criterion,
     CriterionResult,
@@ -15,6 +16,7 @@ from app.engine.model import (
     UnknownMode,
     sum_weights,
 )
+from app.engine.rules import Evidence
 
 Statuses = Mapping[str, bool | None]
 
@@ -25,10 +27,13 @@ _UNKNOWN_NOTES = {
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def evaluate(definition: CriteriaDefinition, answers: Answers) -> Evaluation:
-    """Decide on one profile from the answers to the set's questions."""
+def evaluate(
+    definition: CriteriaDefinition, answers: Answers, attributes: Attributes | None = None
+) -> Evaluation:
+    """Decide on one profile from direct answers and, for criteria with rules, attributes."""
+    attributes = attributes if attributes is not None else {}
     unknown_note = _UNKNOWN_NOTES[definition.policy.unknown]
-    results = tuple(_judge(c, answers, unknown_note) for c in definition.criteria)
+    results = tuple(_judge(c, answers, attributes, unknown_note) for c in definition.criteria)
     statuses = {result.key: result.met for result in results}
     decision = decide(definition, statuses)
     met = [c for c in definition.criteria if statuses[c.key] is True]
@@ -67,14 +72,30 @@ def to_change(
     return tuple(changes)
 
 
-def _judge(criterion: Criterion, answers: Answers, unknown_note: str) -> CriterionResult:
-    answer = answers.get(criterion.key)
-    if answer is None:
-        said = "Answered unknown" if criterion.key in answers else "No answer given"
-        reason = f"{said}; {unknown_note}."
-        return CriterionResult(criterion.key, criterion.label, None, Source.NONE, (reason,))
-    reason = f"Answered {'yes' if answer else 'no'} to: {criterion.question}"
-    return CriterionResult(criterion.key, criterion.label, answer, Source.ANSWER, (reason,))
+def _judge(
+    criterion: Criterion, answers: Answers, attributes: Attributes, unknown_note: str
+) -> CriterionResult:
+    key, label, rules = criterion.key, criterion.label, criterion.rules
+    answer = answers.get(key)
+    verdict = None if rules is None else rules.test(attributes)
+    evidence = () if rules is None else tuple(rules.explain(attributes))
+    if answer is not None:
+        reasons = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
+        if verdict is not None and verdict is not answer:
+            found = "met" if verdict else "not met"
+            reasons.append(f"The rules disagree, they find it {found}: {_join(evidence)}.")
+        return CriterionResult(key, label, answer, Source.ANSWER, tuple(reasons), evidence)
+    if verdict is not None:
+        because = tuple(e.reason for e in evidence)
+        return CriterionResult(key, label, verdict, Source.RULES, because, evidence)
+    said = "Answered unknown" if key in answers else "No answer given"
+    if rules is not None:
+        said += f" and the rules cannot tell ({_join(evidence)})"
+    return CriterionResult(key, label, None, Source.NONE, (f"{said}; {unknown_note}.",), evidence)
+
+
+def _join(evidence: Iterable[Evidence]) -> str:
+    return "; ".join(e.reason for e in evidence)
 
 
 def _resolve(statuses: Statuses, unknown_as: bool) -> dict[str, bool | None]:

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
-from app.criteria.models import MAX_CRITERIA, Slug
+from app.criteria.models import MAX_CRITERIA, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 
@@ -45,6 +45,8 @@ class EvaluationRecord(SQLModel, table=True):
 
 # --- API models ---------------------------------------------------------------
 
+MAX_EXTRA_ATTRIBUTES = 100
+
 SubjectRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -59,6 +61,45 @@ class Subject(BaseModel):
     )
     name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="Display name."
+    )
+
+
+Text = Annotated[str, StringConstraints(max_length=5000)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class ProfileAttributes(BaseModel):
+    """Raw profile attributes that criterion rules judge. Every field is optional and other
+    attributes are allowed; rules read any of them, nested ones by dotted path."""
+
+    model_config = ConfigDict(extra="allow")
+
+    headline: Text | None = Field(default=None, description="The profile's headline.")
+    current_title: Text | None = Field(default=None, description="Current job title.")
+    company: Text | None = Field(default=None, description="Current company.")
+    industry: Text | None = Field(default=None, description="Industry, as the network names it.")
+    location: Text | None = Field(default=None, description="City or region, as displayed.")
+    country: Text | None = Field(default=None, description="Country name or ISO code.")
+    connections: Count | None = Field(default=None, description="Number of connections.")
+    followers: Count | None = Field(default=None, description="Number of followers.")
+    mutual_connections: Count | None = Field(
+        default=None, description="Connections shared with me."
+    )
+    shared_groups: Count | None = Field(default=None, description="Groups shared with me.")
+    shared_schools: Count | None = Field(default=None, description="Schools shared with me.")
+    skills: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        default=None, max_length=500, description="Listed skills."
+    )
+    has_message: bool | None = Field(
+        default=None, description="Whether the invitation came with a note."
+    )
+    message: Text | None = Field(default=None, description="The invitation's note.")
+    met_in_person: bool | None = Field(default=None, description="Whether we have met.")
+    engaged_with_my_posts: bool | None = Field(
+        default=None, description="Whether the person has reacted to or commented my posts."
+    )
+    posts_last_90_days: Count | None = Field(
+        default=None, description="Posts the person published in the last 90 days."
     )
 
 
@@ -83,6 +124,11 @@ class EvaluationRequest(BaseModel):
     criteria_set: Slug | None = Field(
         default=None, description="Slug of the criteria set; the default set when absent."
     )
+    criteria: CriteriaContent | None = Field(
+        default=None,
+        description="A draft criteria set to try, in place of `criteria_set`; "
+        "only with `dry_run`. Validated exactly as a saved one.",
+    )
     version: int | None = Field(
         default=None, ge=1, description="Pin an older version of the set; the current when absent."
     )
@@ -92,12 +138,15 @@ class EvaluationRequest(BaseModel):
         max_length=MAX_CRITERIA,
         description="Direct answers: criterion key to true, false or null (unknown).",
     )
-    attributes: dict[str, Any] = Field(
-        default_factory=dict,
-        max_length=100,
-        description="Raw profile attributes (headline, industry, ...), stored with the decision.",
+    attributes: ProfileAttributes = Field(
+        default_factory=ProfileAttributes,
+        description="Raw profile attributes that criterion rules judge; stored with the decision.",
     )
     dry_run: bool = Field(default=False, description="Decide without storing the decision.")
+
+    def profile(self) -> dict[str, Any]:
+        """The attributes as sent, without the vocabulary's absent fields."""
+        return self.attributes.model_dump(mode="json", exclude_unset=True)
 
 
 class CriteriaSetRef(BaseModel):
@@ -105,12 +154,28 @@ class CriteriaSetRef(BaseModel):
     version: int = Field(description="The exact version used.")
 
 
+class EvidencePublic(BaseModel):
+    attribute: str = Field(description="The attribute the rule read.")
+    operator: str = Field(description="The rule's operator.")
+    expected: Any = Field(description="The value the rule compared with.")
+    param: str | None = Field(default=None, description="The param that value came from.")
+    actual: Any = Field(description="The attribute's value in the profile (null if missing).")
+    result: bool | None = Field(description="The leaf's verdict; null when unknown.")
+    reason: str = Field(description="The verdict in words.")
+
+
 class CriterionOutcome(BaseModel):
     key: str = Field(description="The criterion's key.")
     label: str = Field(description="The criterion's label.")
     met: bool | None = Field(description="Met, not met, or null when unknown.")
-    source: Source = Field(description="What decided it: `answer`, or `none` when nothing did.")
+    source: Source = Field(
+        description="What decided it: `answer`, `rules`, or `none` when nothing did."
+    )
     reasons: list[str] = Field(description="Why, in words.")
+    evidence: list[EvidencePublic] = Field(
+        default_factory=list,
+        description="The rule leaves that decided it, with the attribute values seen.",
+    )
 
 
 class EvaluationPublic(BaseModel):
@@ -118,7 +183,9 @@ class EvaluationPublic(BaseModel):
 
     id: uuid.UUID | None = Field(description="Id of the stored decision; null on a dry run.")
     decision: Decision = Field(description="`accept`, `decline` or `review`.")
-    criteria_set: CriteriaSetRef
+    criteria_set: CriteriaSetRef | None = Field(
+        description="The set and version used; null for inline criteria."
+    )
     subject: Subject | None = Field(default=None, description="Who was judged.")
     met: int = Field(description="How many criteria are met.")
     score: float = Field(description="Sum of the weights of the criteria met.")

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import AwareDatetime
 
+from app.criteria.dependencies import DefinitionsDep
 from app.criteria.models import Slug
 from app.db import SessionDep
 from app.engine import Decision
@@ -32,11 +33,12 @@ router = APIRouter(tags=["evaluations"])
 )
 def evaluate(
     session: SessionDep,
+    definitions: DefinitionsDep,
     response: Response,
     body: Annotated[EvaluationRequest, Body(openapi_examples=EVALUATE_EXAMPLES)],
 ) -> EvaluationPublic:
     """Judge a profile against a criteria set and store the decision."""
-    result = service.evaluate(session, body)
+    result = service.evaluate(session, body, definitions)
     if result.id is None:
         response.status_code = status.HTTP_200_OK
     else:

@@ -5,71 +5,158 @@ import binascii
 import json
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from app.criteria import service as criteria_service
+from app.criteria.service import DefinitionCache, ResolvedCriteria
 from app.db import utcnow
+from app.engine import CriteriaDefinition, CriterionResult
 from app.engine import evaluate as run_engine
 from app.errors import InvalidInput, NotFound
 from app.evaluations import repository
 from app.evaluations.models import (
+    MAX_EXTRA_ATTRIBUTES,
     CriteriaSetRef,
     CriterionOutcome,
     EvaluationPage,
     EvaluationPublic,
     EvaluationRecord,
     EvaluationRequest,
+    EvidencePublic,
     Subject,
 )
 from app.evaluations.repository import EvaluationFilter
 
 
-def evaluate(session: Session, request: EvaluationRequest) -> EvaluationPublic:
+def evaluate(
+    session: Session, request: EvaluationRequest, definitions: DefinitionCache
+) -> EvaluationPublic:
     """Decide on a profile; unless it is a dry run, store the decision before answering."""
-    resolved = criteria_service.resolve(session, request.criteria_set, request.version)
-    keys = {criterion.key for criterion in resolved.definition.criteria}
-    unknown_keys = [key for key in request.answers if key not in keys]
-    if unknown_keys:
+    resolved, definition = _criteria_for(session, request, definitions)
+    _check_inputs(request, definition, resolved)
+    profile = request.profile()
+    outcome = run_engine(definition, request.answers, profile)
+    result = EvaluationPublic(
+        id=None if request.dry_run else uuid.uuid4(),
+        decision=outcome.decision,
+        criteria_set=None
+        if resolved is None
+        else CriteriaSetRef(slug=resolved.slug, version=resolved.version.version),
+        subject=request.subject,
+        met=outcome.met,
+        score=outcome.score,
+        needed=outcome.needed,
+        criteria=[_outcome(criterion) for criterion in outcome.criteria],
+        summary=outcome.summary,
+        to_change=list(outcome.to_change),
+        created_at=utcnow(),
+    )
+    if resolved is not None and result.id is not None:
+        repository.add(session, _record(result, resolved, request, profile))
+        session.commit()
+    return result
+
+
+def _criteria_for(
+    session: Session, request: EvaluationRequest, definitions: DefinitionCache
+) -> tuple[ResolvedCriteria | None, CriteriaDefinition]:
+    if request.criteria is None:
+        resolved = criteria_service.resolve(
+            session, request.criteria_set, request.version, definitions
+        )
+        return resolved, resolved.definition
+    problems = []
+    if request.criteria_set is not None or request.version is not None:
+        problems.append(("criteria", "give either criteria or criteria_set, not both"))
+    if not request.dry_run:
+        problems.append(("dry_run", "inline criteria can only be tried with dry_run: true"))
+    if problems:
+        raise InvalidInput(problems)
+    return None, criteria_service.build_definition(request.criteria, prefix="criteria.")
+
+
+def _check_inputs(
+    request: EvaluationRequest, definition: CriteriaDefinition, resolved: ResolvedCriteria | None
+) -> None:
+    keys = {criterion.key for criterion in definition.criteria}
+    unknown = [key for key in request.answers if key not in keys]
+    if unknown:
+        where = (
+            "the inline criteria"
+            if resolved is None
+            else f"criteria set '{resolved.slug}' version {resolved.version.version}"
+        )
         raise InvalidInput(
             [
                 (
                     f"answers.{key}",
-                    f"criteria set '{resolved.slug}' version {resolved.version.version} "
-                    f"has no criterion '{key}' (it has: {', '.join(sorted(keys))})",
+                    f"{where} has no criterion '{key}' (it has: {', '.join(sorted(keys))})",
                 )
-                for key in unknown_keys
+                for key in unknown
             ]
         )
-    outcome = run_engine(resolved.definition, request.answers)
+    extra = request.attributes.model_extra or {}
+    if len(extra) > MAX_EXTRA_ATTRIBUTES:
+        raise InvalidInput(
+            [
+                (
+                    "attributes",
+                    f"at most {MAX_EXTRA_ATTRIBUTES} attributes beyond the documented ones",
+                )
+            ]
+        )
+
+
+def _outcome(result: CriterionResult) -> CriterionOutcome:
+    return CriterionOutcome(
+        key=result.key,
+        label=result.label,
+        met=result.met,
+        source=result.source,
+        reasons=list(result.reasons),
+        evidence=[
+            EvidencePublic(
+                attribute=e.attribute,
+                operator=e.operator,
+                expected=e.expected,
+                param=e.param,
+                actual=e.actual,
+                result=e.result,
+                reason=e.reason,
+            )
+            for e in result.evidence
+        ],
+    )
+
+
+def _record(
+    result: EvaluationPublic,
+    resolved: ResolvedCriteria,
+    request: EvaluationRequest,
+    profile: dict[str, Any],
+) -> EvaluationRecord:
+    assert result.id is not None
     assert resolved.version.id is not None
-    record = EvaluationRecord(
+    return EvaluationRecord(
+        id=result.id,
         criteria_version_id=resolved.version.id,
         criteria_set_slug=resolved.slug,
         criteria_set_version=resolved.version.version,
         subject_ref=request.subject.ref if request.subject else None,
         subject_name=request.subject.name if request.subject else None,
         answers=dict(request.answers),
-        attributes=request.attributes,
-        results=[
-            CriterionOutcome(
-                key=r.key, label=r.label, met=r.met, source=r.source, reasons=list(r.reasons)
-            ).model_dump(mode="json")
-            for r in outcome.criteria
-        ],
-        decision=outcome.decision.value,
-        met=outcome.met,
-        score=outcome.score,
-        needed=outcome.needed,
-        summary=outcome.summary,
-        to_change=list(outcome.to_change),
-        created_at=utcnow(),
+        attributes=profile,
+        results=[criterion.model_dump(mode="json") for criterion in result.criteria],
+        decision=result.decision.value,
+        met=result.met,
+        score=result.score,
+        needed=result.needed,
+        summary=result.summary,
+        to_change=result.to_change,
+        created_at=result.created_at,
     )
-    if request.dry_run:
-        return _public(record, stored=False)
-    repository.add(session, record)
-    session.commit()
-    return _public(record, stored=True)
 
 
 def get_evaluation(session: Session, evaluation_id: uuid.UUID) -> EvaluationPublic:
@@ -77,7 +164,7 @@ def get_evaluation(session: Session, evaluation_id: uuid.UUID) -> EvaluationPubl
     record = repository.get(session, evaluation_id)
     if record is None:
         raise NotFound(f"No evaluation '{evaluation_id}'.")
-    return _public(record, stored=True)
+    return _public(record)
 
 
 def list_evaluations(
@@ -88,19 +175,17 @@ def list_evaluations(
     records = repository.list_page(session, filters, limit=limit + 1, after=after)
     page, more = records[:limit], len(records) > limit
     next_cursor = _encode_cursor(page[-1]) if more else None
-    return EvaluationPage(
-        items=[_public(record, stored=True) for record in page], next_cursor=next_cursor
-    )
+    return EvaluationPage(items=[_public(record) for record in page], next_cursor=next_cursor)
 
 
-def _public(record: EvaluationRecord, *, stored: bool) -> EvaluationPublic:
+def _public(record: EvaluationRecord) -> EvaluationPublic:
     subject = (
         Subject(ref=record.subject_ref, name=record.subject_name)
         if record.subject_ref is not None or record.subject_name is not None
         else None
     )
     return EvaluationPublic(
-        id=record.id if stored else None,
+        id=record.id,
         decision=record.decision,
         criteria_set=CriteriaSetRef(
             slug=record.criteria_set_slug, version=record.criteria_set_version

@@ -207,6 +207,7 @@ def test_create_returns_the_set_with_location_and_etag(client: TestClient) -> No
             "description": None,
             "weight": 1.0,
             "required": False,
+            "rules": None,
         }
         for key, label in [("relevant", "Relevant"), ("active", "Active"), ("useful", "Useful")]
     ]
@@ -216,6 +217,7 @@ def test_create_returns_the_set_with_location_and_etag(client: TestClient) -> No
         "review_at": None,
         "unknown": "not_met",
     }
+    assert created["params"] == {}
 
 
 def test_created_set_reads_back_as_posted(client: TestClient) -> None:

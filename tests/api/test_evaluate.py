@@ -37,7 +37,11 @@ def test_accept_with_two_of_four_stores_the_decision(client: TestClient) -> None
     assert [c["met"] for c in body["criteria"]] == [True, None, None, True]
     assert [c["source"] for c in body["criteria"]] == ["answer", "none", "none", "answer"]
     assert body["criteria"][0]["reasons"] == ["Answered yes to: Ce profil est-il pertinent ?"]
-    assert body["criteria"][1]["reasons"] == ["No answer given; counts as not met."]
+    assert body["criteria"][1]["reasons"] == [
+        "No answer given and the rules cannot tell (mutual_connections is missing; "
+        "has_message is missing; engaged_with_my_posts is missing; met_in_person is missing); "
+        "counts as not met."
+    ]
     assert body["summary"] == "Accept: 2 of 4 criteria met (Pertinence, Utilité); 2 needed."
     assert body["to_change"] == ["losing any one of Pertinence, Utilité would make it decline"]
     assert client.get(f"/evaluations/{body['id']}").json() == body
@@ -48,7 +52,10 @@ def test_decline_says_what_would_flip_it(client: TestClient) -> None:
 
     assert body["decision"] == "decline"
     assert body["criteria"][1]["met"] is False
-    assert body["criteria"][3]["reasons"] == ["Answered unknown; counts as not met."]
+    assert body["criteria"][3]["reasons"] == [
+        "Answered unknown and the rules cannot tell (company is missing; location is missing); "
+        "counts as not met."
+    ]
     assert body["summary"] == "Decline: 1 of 4 criteria met (Pertinence); 2 needed."
     assert body["to_change"] == [
         "one more of Interaction, Prescription, Utilité would make it accept"

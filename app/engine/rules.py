@@ -1,0 +1,494 @@
+"""Criterion rules: JSON condition trees compiled once into fast three-valued tests.
+
+A tree is a group `{"all": [...]}`, `{"any": [...]}`, `{"not": {...}}` or a leaf
+`{"attribute": "mutual_connections", "operator": "gte", "value": 5}`. A leaf whose
+attribute is missing, null or of a type the operator cannot judge is unknown (None);
+groups follow Kleene's three-valued logic. `compile_rule` checks a tree and reports every
+problem with the path of the faulty node; the compiled `Rule` tests a profile and explains
+which leaves decided the outcome.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from app.engine.text import fold, word_string
+
+Profile = Mapping[str, Any]
+Verdict = bool | None
+Test = Callable[[Profile], Verdict]
+FieldProblem = tuple[str, str]
+
+MAX_DEPTH = 8
+MAX_LEAVES = 200
+MAX_LIST = 500
+MAX_TEXT = 200
+MAX_PATTERN = 200
+OPERATORS = (
+    "eq",
+    "ne",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "in",
+    "not_in",
+    "contains_any",
+    "contains_all",
+    "matches",
+    "exists",
+)
+_LEAF_FIELDS = frozenset({"attribute", "operator", "value", "reason"})
+Comparison = Callable[[Any, Any], bool]
+_COMPARISONS: dict[str, tuple[Comparison, str, str]] = {
+    "lt": (lambda a, b: a < b, "less than", "not less than"),
+    "lte": (lambda a, b: a <= b, "at most", "more than"),
+    "gt": (lambda a, b: a > b, "more than", "not more than"),
+    "gte": (lambda a, b: a >= b, "at least", "less than"),
+}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One leaf that decided a criterion, with the value it saw."""
+
+    attribute: str
+    operator: str
+    expected: Any
+    param: str | None
+    actual: Any
+    result: Verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    attribute: str
+    operator: str
+    expected: Any
+    param: str | None
+    reason: str | None
+    read: Callable[[Profile], Any]
+    test: Test
+
+    def explain(self, profile: Profile) -> list[Evidence]:
+        actual = self.read(profile)
+        result = self.test(profile)
+        reason = self.reason if result is True and self.reason else self._describe(actual, result)
+        return [
+            Evidence(
+                self.attribute, self.operator, self.expected, self.param, actual, result, reason
+            )
+        ]
+
+    def _describe(self, actual: Any, result: Verdict) -> str:
+        name, op = self.attribute, self.operator
+        if op == "exists":
+            present = actual is not None
+            return f"{name} is {'present' if present else 'missing'}"
+        if actual is None:
+            return f"{name} is missing"
+        seen = f"{name} is {_show(actual)}"
+        target = _show(self.expected)
+        if self.param is not None:
+            is_list = isinstance(self.expected, list)
+            target = self.param if is_list else f"{target} ({self.param})"
+        if result is None:
+            return f"{seen}, which {op} cannot judge"
+        if op in _COMPARISONS:
+            held, failed = _COMPARISONS[op][1:]
+            return f"{seen}, {held if result else failed} {target}"
+        if op in ("eq", "ne"):
+            equal = result is (op == "eq")
+            return f"{seen}, {'equal to' if equal else 'not'} {target}"
+        if op in ("in", "not_in"):
+            member = result is (op == "in")
+            return f"{seen}, {'one of' if member else 'not one of'} {target}"
+        if op == "matches":
+            return f"{seen}, {'matching' if result else 'not matching'} /{self.expected}/"
+        found = _found_keywords(actual, self.expected)
+        if op == "contains_any":
+            if result:
+                return f"{seen}, which contains {', '.join(map(_show, found))}"
+            return f"{seen}, which contains none of {target}"
+        if result:
+            return f"{seen}, which contains all of {target}"
+        missing = [k for k in self.expected if k not in found]
+        return f"{seen}, which lacks {', '.join(map(_show, missing))}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    kind: str  # "all", "any" or "not"
+    children: tuple["Rule", ...]
+    test: Test
+
+    def explain(self, profile: Profile) -> list[Evidence]:
+        """The evidence of the children that decided this group's verdict."""
+        verdict = self.test(profile)
+        if self.kind == "not":
+            return self.children[0].explain(profile)
+        deciding = verdict
+        if (self.kind == "all" and verdict is True) or (self.kind == "any" and verdict is False):
+            return [e for child in self.children for e in child.explain(profile)]
+        return [
+            e
+            for child in self.children
+            if child.test(profile) is deciding
+            for e in child.explain(profile)
+        ]
+
+
+Rule = Leaf | Group
+
+
+@dataclass
+class _Compiler:
+    params: Mapping[str, Any]
+    problems: list[FieldProblem] = field(default_factory=list)
+    leaves: int = 0
+
+    def rule(self, node: Any, path: str, depth: int = 1) -> Rule | None:
+        if depth > MAX_DEPTH:
+            return self._fail(path, f"nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, Mapping):
+            return self._fail(path, "must be an object: a group (all, any, not) or a leaf")
+        groups = [key for key in ("all", "any", "not") if key in node]
+        if groups:
+            if len(node) != 1:
+                return self._fail(path, "a group has exactly one key: all, any or not")
+            return self._group(groups[0], node[groups[0]], f"{path}.{groups[0]}", depth)
+        return self._leaf(node, path)
+
+    def _group(self, kind: str, body: Any, path: str, depth: int) -> Rule | None:
+        if kind == "not":
+            child = self.rule(body, path, depth + 1)
+            return None if child is None else Group("not", (child,), _not(child.test))
+        if not isinstance(body, list) or not body:
+            return self._fail(path, "must be a non-empty list of conditions")
+        children = [self.rule(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(body)]
+        compiled = tuple(child for child in children if child is not None)
+        if len(compiled) < len(children):
+            return None
+        tests = tuple(child.test for child in compiled)
+        return Group(kind, compiled, _all(tests) if kind == "all" else _any(tests))
+
+    def _leaf(self, node: Mapping[str, Any], path: str) -> Rule | None:
+        self.leaves += 1
+        if self.leaves == MAX_LEAVES + 1:
+            self._fail(path, f"a set holds at most {MAX_LEAVES} conditions")
+        before = len(self.problems)
+        for key in node:
+            if key not in _LEAF_FIELDS:
+                self._fail(f"{path}.{key}", "unknown field")
+        attribute, operator = node.get("attribute"), node.get("operator")
+        if not isinstance(attribute, str) or not _is_path(attribute):
+            self._fail(f"{path}.attribute", "must be an attribute name or dotted path")
+        if not isinstance(operator, str) or operator not in OPERATORS:
+            known = ", ".join(OPERATORS)
+            self._fail(f"{path}.operator", f"unknown operator {operator!r}: use one of {known}")
+        reason = node.get("reason")
+        if reason is not None and (not isinstance(reason, str) or not 0 < len(reason) <= 300):
+            self._fail(f"{path}.reason", "must be a text of 1 to 300 characters")
+        if len(self.problems) > before or not isinstance(attribute, str):
+            return None
+        operator = str(operator)
+        value, param = node.get("value", True if operator == "exists" else None), None
+        if isinstance(value, Mapping) and set(value) == {"param"}:
+            param = value["param"]
+            if not isinstance(param, str) or param not in self.params:
+                return self._fail(f"{path}.value.param", f"the set has no param {param!r}")
+            value = self.params[param]
+        problem = _check_value(operator, value)
+        if problem is not None:
+            if param is None:
+                return self._fail(f"{path}.value", problem)
+            return self._fail(f"{path}.value.param", f"{problem} (param {param!r})")
+        read = _reader(attribute)
+        test = _leaf_test(operator, value, read)
+        return Leaf(attribute, operator, value, param, reason, read, test)
+
+    def _fail(self, path: str, message: str) -> Rule | None:
+        self.problems.append((path, message))
+        return None
+
+
+def compile_rule(
+    node: Any, params: Mapping[str, Any], path: str, *, leaves_before: int = 0
+) -> tuple[Rule | None, list[FieldProblem], int]:
+    """Compile a JSON tree; returns the rule, every problem found, and the leaf count so far."""
+    compiler = _Compiler(params, leaves=leaves_before)
+    rule = compiler.rule(node, path)
+    return (rule if not compiler.problems else None), compiler.problems, compiler.leaves
+
+
+def check_params(params: Mapping[str, Any]) -> list[FieldProblem]:
+    """Problems with a set's named values: scalars or lists of scalars, bounded."""
+    problems = []
+    for name, value in params.items():
+        if isinstance(value, list):
+            if len(value) > MAX_LIST:
+                problems.append((f"params.{name}", f"at most {MAX_LIST} entries"))
+            elif not all(_is_scalar(v) and not isinstance(v, bool) for v in value):
+                problems.append((f"params.{name}", "a list may hold only texts and numbers"))
+            elif any(isinstance(v, str) and len(v) > MAX_TEXT for v in value):
+                problems.append((f"params.{name}", f"texts of at most {MAX_TEXT} characters"))
+        elif not _is_scalar(value):
+            problems.append((f"params.{name}", "must be a text, number, boolean or list"))
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            problems.append((f"params.{name}", f"texts of at most {MAX_TEXT} characters"))
+    return problems
+
+
+# --- value checks ---------------------------------------------------------------
+
+
+def _check_value(operator: str, value: Any) -> str | None:
+    if operator in _COMPARISONS:
+        return None if _is_number(value) else f"{operator} compares numbers, not {_kind(value)}"
+    if operator in ("eq", "ne"):
+        if not _is_scalar(value):
+            return f"{operator} needs a text, number or boolean, not {_kind(value)}"
+        return _check_text(value)
+    if operator in ("in", "not_in"):
+        if not isinstance(value, list) or not all(_is_scalar(v) for v in value):
+            return f"{operator} needs a list of texts or numbers, not {_kind(value)}"
+        return _check_list(value)
+    if operator in ("contains_any", "contains_all"):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            return f"{operator} needs a non-empty list of keywords"
+        return _check_list(value)
+    if operator == "matches":
+        if not isinstance(value, str):
+            return f"matches needs a regular expression, not {_kind(value)}"
+        if len(value) > MAX_PATTERN:
+            return f"a regular expression has at most {MAX_PATTERN} characters"
+        try:
+            re2.compile(value, options=_RE2_OPTIONS)
+        except re2.error as exc:
+            message = exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]
+            return f"invalid regular expression: {message}"
+        return None
+    return None if isinstance(value, bool) else "exists takes true or false"
+
+
+def _check_list(values: list[Any]) -> str | None:
+    if len(values) > MAX_LIST:
+        return f"at most {MAX_LIST} entries"
+    return next((p for p in map(_check_text, values) if p), None)
+
+
+def _check_text(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"texts of at most {MAX_TEXT} characters"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _is_path(attribute: str) -> bool:
+    parts = attribute.split(".")
+    return 0 < len(attribute) <= MAX_TEXT and all(parts)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if _is_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+# --- compiled tests -----------------------------------------------------------------
+
+
+def _reader(attribute: str) -> Callable[[Profile], Any]:
+    if "." not in attribute:
+        return lambda profile: profile.get(attribute)
+    parts = tuple(attribute.split("."))
+
+    def read(profile: Profile) -> Any:
+        value: Any = profile
+        for part in parts:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+
+    return read
+
+
+def _leaf_test(operator: str, expected: Any, read: Callable[[Profile], Any]) -> Test:
+    if operator == "exists":
+        return lambda profile: (read(profile) is not None) is expected
+    judge = _JUDGES[operator](expected)
+
+    def test(profile: Profile) -> Verdict:
+        actual = read(profile)
+        return None if actual is None else judge(actual)
+
+    return test
+
+
+def _equals(expected: Any) -> Callable[[Any], Verdict]:
+    if isinstance(expected, str):
+        folded = fold(expected)
+        return lambda actual: isinstance(actual, str) and fold(actual) == folded
+    if isinstance(expected, bool):
+        return lambda actual: actual is expected
+    return lambda actual: _is_number(actual) and actual == expected
+
+
+def _not_equals(expected: Any) -> Callable[[Any], Verdict]:
+    equals = _equals(expected)
+    return lambda actual: not equals(actual)
+
+
+def _compare(operator: str) -> Callable[[Any], Callable[[Any], Verdict]]:
+    op = _COMPARISONS[operator][0]
+
+    def build(expected: Any) -> Callable[[Any], Verdict]:
+        return lambda actual: op(actual, expected) if _is_number(actual) else None
+
+    return build
+
+
+def _member_key(value: Any) -> Any:
+    return fold(value) if isinstance(value, str) else value
+
+
+def _membership(negate: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
+    def build(expected: Sequence[Any]) -> Callable[[Any], Verdict]:
+        members = frozenset(_member_key(v) for v in expected if not isinstance(v, bool))
+
+        def judge(actual: Any) -> Verdict:
+            if isinstance(actual, list):
+                hit = any(_is_scalar(v) and _member_key(v) in members for v in actual)
+            elif _is_scalar(actual) and not isinstance(actual, bool):
+                hit = _member_key(actual) in members
+            else:
+                return None
+            return hit is not negate
+
+        return judge
+
+    return build
+
+
+def _contains(require_all: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
+    def build(keywords: Sequence[str]) -> Callable[[Any], Verdict]:
+        phrases = tuple(word_string(k) for k in keywords)
+        folded = frozenset(fold(k).strip() for k in keywords)
+        combine = all if require_all else any
+
+        def judge(actual: Any) -> Verdict:
+            if isinstance(actual, str):
+                words = word_string(actual)
+                return combine(phrase in words for phrase in phrases)
+            if isinstance(actual, list):
+                items = {fold(v).strip() for v in actual if isinstance(v, str)}
+                return combine(k in items for k in folded)
+            return None
+
+        return judge
+
+    return build
+
+
+def _matches(pattern: str) -> Callable[[Any], Verdict]:
+    regex = re2.compile(pattern, options=_RE2_OPTIONS)
+    return lambda actual: regex.search(actual) is not None if isinstance(actual, str) else None
+
+
+_JUDGES: dict[str, Callable[[Any], Callable[[Any], Verdict]]] = {
+    "eq": _equals,
+    "ne": _not_equals,
+    **{op: _compare(op) for op in _COMPARISONS},
+    "in": _membership(negate=False),
+    "not_in": _membership(negate=True),
+    "contains_any": _contains(require_all=False),
+    "contains_all": _contains(require_all=True),
+    "matches": _matches,
+}
+
+
+def _all(tests: tuple[Test, ...]) -> Test:
+    def test(profile: Profile) -> Verdict:
+        verdict: Verdict = True
+        for child in tests:
+            value = child(profile)
+            if value is False:
+                return False
+            if value is None:
+                verdict = None
+        return verdict
+
+    return test
+
+
+def _any(tests: tuple[Test, ...]) -> Test:
+    def test(profile: Profile) -> Verdict:
+        verdict: Verdict = False
+        for child in tests:
+            value = child(profile)
+            if value is True:
+                return True
+            if value is None:
+                verdict = None
+        return verdict
+
+    return test
+
+
+def _not(inner: Test) -> Test:
+    def test(profile: Profile) -> Verdict:
+        value = inner(profile)
+        return None if value is None else not value
+
+    return test
+
+
+# --- explanation helpers ------------------------------------------------------------
+
+
+def _found_keywords(actual: Any, keywords: Sequence[str]) -> list[str]:
+    if isinstance(actual, str):
+        words = word_string(actual)
+        return [k for k in keywords if word_string(k) in words]
+    if isinstance(actual, list):
+        items = {fold(v).strip() for v in actual if isinstance(v, str)}
+        return [k for k in keywords if fold(k).strip() in items]
+    return []
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value[:77]}..."' if len(value) > 80 else f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        shown = ", ".join(_show(v) for v in value[:5])
+        more = f", … {len(value) - 5} more" if len(value) > 5 else ""
+        return f"[{shown}{more}]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if _is_number(value) else _kind(value)
