@@ -94,10 +94,12 @@ class Leaf:
         if actual is None:
             return f"{name} is missing"
         seen = f"{name} is {_show(actual)}"
-        target = _show(self.expected)
-        if self.param is not None:
-            is_list = isinstance(self.expected, list)
-            target = self.param if is_list else f"{target} ({self.param})"
+        if self.param is None:
+            target = _show(self.expected)
+        elif isinstance(self.expected, list):
+            target = self.param
+        else:
+            target = f"{_show(self.expected)} ({self.param})"
         if result is None:
             return f"{seen}, which {op} cannot judge"
         if op in _COMPARISONS:

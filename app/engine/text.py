@@ -19,7 +19,3 @@ def word_string(text: str) -> str:
     """The folded words of `text`, space-separated and space-framed: " head of sales "."""
     return f" {' '.join(_WORD.findall(fold(text)))} "
 
-
-def contains_phrase(words: str, phrase: str) -> bool:
-    """Whether `phrase` (a `word_string`) occurs in `words` (a `word_string`) on word boundaries."""
-    return phrase in words
