@@ -18,4 +18,3 @@ def fold(text: str) -> str:
 def word_string(text: str) -> str:
     """The folded words of `text`, space-separated and space-framed: " head of sales "."""
     return f" {' '.join(_WORD.findall(fold(text)))} "
-
