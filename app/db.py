@@ -80,6 +80,24 @@ def create_db_engine(settings: Settings) -> Engine:
     return engine
 
 
+def begin_immediately(engine: Engine) -> Engine:
+    """A copy of `engine` whose SQLite transactions take the write lock when they begin.
+
+    A deferred transaction that reads and then writes fails at once with "database is
+    locked" when another process wrote meanwhile; `BEGIN IMMEDIATE` waits for the lock
+    (up to the busy timeout) before reading instead. Other databases are left as they are.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    immediate = engine.execution_options()
+
+    @event.listens_for(immediate, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return immediate
+
+
 def get_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session

@@ -55,6 +55,16 @@ class ReflexeError(Exception):
     def errors(self) -> list[FieldError] | None:
         return None
 
+    def problem(self, instance: str | None = None) -> "Problem":
+        return Problem(
+            type=self.problem_type,
+            title=self.title,
+            status=self.status_code,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors(),
+        )
+
 
 class NotFound(ReflexeError):
     status_code = 404
@@ -163,14 +173,11 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
 
 async def _handle_reflexe_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ReflexeError)
-    return problem_response(
-        exc.status_code,
-        exc.detail,
-        problem_type=exc.problem_type,
-        title=exc.title,
-        instance=request.url.path,
-        errors=exc.errors(),
+    return JSONResponse(
+        exc.problem(request.url.path).model_dump(mode="json", exclude_none=True),
+        status_code=exc.status_code,
         headers=exc.headers,
+        media_type=PROBLEM_MEDIA_TYPE,
     )
 
 

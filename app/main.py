@@ -13,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.criteria import service as criteria_service
+from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import CONDITION_SCHEMA
 from app.db import create_db_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.router import router as evaluations_router
+from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.middleware import BodyLimitMiddleware
 from app.migrate import upgrade
@@ -55,12 +57,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(prepare_database, settings)
-        app.state.engine = create_db_engine(settings)
-        app.state.definitions = criteria_service.DefinitionCache()
+        engine = create_db_engine(settings)
+        registry = CriteriaRegistry(engine)
+        writer = DecisionWriter(engine, registry)
+        app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
+        writer.start()
         try:
             yield
         finally:
-            app.state.engine.dispose()
+            await writer.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="Reflexe",
@@ -72,7 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/evaluate/batch": settings.max_batch_body_bytes},
+    )
     app.include_router(criteria_router)
     app.include_router(evaluations_router)
     app.include_router(health_router)

@@ -6,7 +6,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine
+
+from app.db import begin_immediately
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,17 +38,8 @@ def upgrade(engine: Engine) -> None:
     `BEGIN IMMEDIATE`, which takes the database's write lock for the same effect.
     """
     config = alembic_config()
-    if engine.dialect.name == "sqlite":
-        engine = engine.execution_options()  # a copy whose events stay local
-        _begin_immediate(engine)
-    with engine.begin() as connection:
+    with begin_immediately(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def _begin_immediate(engine: Engine) -> None:
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

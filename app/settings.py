@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    max_batch_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted by POST /evaluate/batch (413 beyond).",
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations and seed the default set at start-up."
     )

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.criteria.service import DefinitionCache
+from app.criteria.registry import CriteriaRegistry
 
 
-def get_definitions(request: Request) -> DefinitionCache:
-    cache: DefinitionCache = request.app.state.definitions
-    return cache
+async def get_registry(request: Request) -> CriteriaRegistry:
+    registry: CriteriaRegistry = request.app.state.registry
+    return registry
 
 
-DefinitionsDep = Annotated[DefinitionCache, Depends(get_definitions)]
+RegistryDep = Annotated[CriteriaRegistry, Depends(get_registry)]

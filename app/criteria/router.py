@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
 from app.criteria import service
+from app.criteria.dependencies import RegistryDep
 from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
 from app.criteria.models import (
     CriteriaContent,
@@ -51,11 +52,13 @@ def list_criteria_sets(
 )
 def create_criteria_set(
     session: SessionDep,
+    registry: RegistryDep,
     response: Response,
     body: Annotated[CriteriaSetCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> CriteriaSetPublic:
     """Create a criteria set as its version 1."""
     created = service.create_set(session, body)
+    registry.refresh()
     response.headers["Location"] = f"/criteria/{created.slug}"
     response.headers["ETag"] = service.etag(created.version)
     return created
@@ -72,6 +75,7 @@ def get_criteria_set(session: SessionDep, response: Response, slug: SlugPath) ->
 @router.put("/{slug}", responses=problem_responses(400, 404, 409, 412, 413, 422, 428))
 def replace_criteria_set(
     session: SessionDep,
+    registry: RegistryDep,
     response: Response,
     slug: SlugPath,
     body: Annotated[CriteriaContent, Body(openapi_examples=REPLACE_EXAMPLES)],
@@ -79,6 +83,7 @@ def replace_criteria_set(
 ) -> CriteriaSetPublic:
     """Replace a criteria set, creating its next version. Requires If-Match."""
     replaced = service.replace_set(session, slug, body, if_match)
+    registry.refresh()
     response.headers["ETag"] = service.etag(replaced.version)
     return replaced
 
@@ -88,17 +93,21 @@ def replace_criteria_set(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409, 412, 422, 428),
 )
-def archive_criteria_set(session: SessionDep, slug: SlugPath, if_match: IfMatch = None) -> None:
+def archive_criteria_set(
+    session: SessionDep, registry: RegistryDep, slug: SlugPath, if_match: IfMatch = None
+) -> None:
     """Archive a criteria set: no new evaluations, history kept. Requires If-Match."""
     service.archive_set(session, slug, if_match)
+    registry.refresh()
 
 
 @router.post("/{slug}/default", responses=problem_responses(404, 409, 422))
 def make_default_criteria_set(
-    session: SessionDep, response: Response, slug: SlugPath
+    session: SessionDep, registry: RegistryDep, response: Response, slug: SlugPath
 ) -> CriteriaSetPublic:
     """Make this set the default, used by evaluations that name no set."""
     made = service.make_default(session, slug)
+    registry.refresh()
     response.headers["ETag"] = service.etag(made.version)
     return made
 

@@ -1,7 +1,5 @@
 """Criteria sets: create, version, archive, choose the default, resolve for evaluation."""
 
-from dataclasses import dataclass
-
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -27,15 +25,6 @@ from app.errors import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedCriteria:
-    """A criteria version ready to evaluate with."""
-
-    slug: str
-    version: CriteriaVersion
-    definition: CriteriaDefinition
-
-
 def etag(version: int) -> str:
     return f'"v{version}"'
 
@@ -50,24 +39,6 @@ def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefi
         )
     except InvalidDefinition as exc:
         raise InvalidInput([(prefix + path, message) for path, message in exc.problems]) from exc
-
-
-class DefinitionCache:
-    """Compiled definitions by version id: stored versions are immutable, so compile once."""
-
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._items: dict[int, CriteriaDefinition] = {}
-
-    def get(self, version: CriteriaVersion) -> CriteriaDefinition:
-        assert version.id is not None
-        found = self._items.get(version.id)
-        if found is None:
-            found = compile_definition(version.criteria, version.policy, version.params)
-            if len(self._items) >= self._size:
-                self._items.clear()
-            self._items[version.id] = found
-        return found
 
 
 def list_sets(session: Session, *, include_archived: bool = False) -> list[CriteriaSetPublic]:
@@ -169,25 +140,6 @@ def get_version(session: Session, slug: str, number: int) -> CriteriaVersionPubl
     """One version of a set."""
     criteria_set = _load(session, slug)
     return _version_public(slug, _load_version(session, criteria_set, number))
-
-
-def resolve(
-    session: Session, slug: str | None, number: int | None, definitions: DefinitionCache
-) -> ResolvedCriteria:
-    """The set (the default one when `slug` is None) and version an evaluation uses."""
-    if slug is None:
-        criteria_set = repository.get_default_set(session)
-        if criteria_set is None:
-            raise NotFound("No default criteria set is configured; name one in criteria_set.")
-    else:
-        criteria_set = _load(session, slug)
-    if criteria_set.archived_at is not None:
-        raise CriteriaSetArchived(
-            f"Criteria set '{criteria_set.slug}' is archived and cannot be used for new "
-            "evaluations."
-        )
-    version = _load_version(session, criteria_set, number or criteria_set.current_version)
-    return ResolvedCriteria(criteria_set.slug, version, definitions.get(version))
 
 
 def ensure_default_set(session: Session) -> None:

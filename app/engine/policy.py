@@ -78,7 +78,7 @@ def _judge(
     key, label, rules = criterion.key, criterion.label, criterion.rules
     answer = answers.get(key)
     verdict = None if rules is None else rules.test(attributes)
-    evidence = () if rules is None else tuple(rules.explain(attributes))
+    evidence = () if rules is None else tuple(rules.explain(attributes, verdict))
     if answer is not None:
         reasons = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
         if verdict is not None and verdict is not answer:

@@ -75,10 +75,21 @@ class Leaf:
     reason: str | None
     read: Callable[[Profile], Any]
     test: Test
+    target: str = field(init=False)
 
-    def explain(self, profile: Profile) -> list[Evidence]:
+    def __post_init__(self) -> None:
+        # How the expected value reads in reasons, worked out once at compile time.
+        if self.param is None:
+            target = _show(self.expected)
+        elif isinstance(self.expected, list):
+            target = self.param
+        else:
+            target = f"{_show(self.expected)} ({self.param})"
+        object.__setattr__(self, "target", target)
+
+    def explain(self, profile: Profile, result: Verdict) -> list[Evidence]:
+        """Evidence for this leaf, whose verdict on `profile` is `result`."""
         actual = self.read(profile)
-        result = self.test(profile)
         reason = self.reason if result is True and self.reason else self._describe(actual, result)
         return [
             Evidence(
@@ -94,12 +105,7 @@ class Leaf:
         if actual is None:
             return f"{name} is missing"
         seen = f"{name} is {_show(actual)}"
-        if self.param is None:
-            target = _show(self.expected)
-        elif isinstance(self.expected, list):
-            target = self.param
-        else:
-            target = f"{_show(self.expected)} ({self.param})"
+        target = self.target
         if result is None:
             return f"{seen}, which {op} cannot judge"
         if op in _COMPARISONS:
@@ -130,20 +136,18 @@ class Group:
     children: tuple["Rule", ...]
     test: Test
 
-    def explain(self, profile: Profile) -> list[Evidence]:
-        """The evidence of the children that decided this group's verdict."""
-        verdict = self.test(profile)
+    def explain(self, profile: Profile, verdict: Verdict) -> list[Evidence]:
+        """The evidence of the children that decided `verdict`, this group's verdict."""
         if self.kind == "not":
-            return self.children[0].explain(profile)
-        deciding = verdict
-        if (self.kind == "all" and verdict is True) or (self.kind == "any" and verdict is False):
-            return [e for child in self.children for e in child.explain(profile)]
-        return [
-            e
-            for child in self.children
-            if child.test(profile) is deciding
-            for e in child.explain(profile)
-        ]
+            child = self.children[0]
+            return child.explain(profile, None if verdict is None else not verdict)
+        everything = (self.kind == "all") is (verdict is True) and verdict is not None
+        evidence: list[Evidence] = []
+        for child in self.children:
+            value = child.test(profile)
+            if everything or value is verdict:
+                evidence.extend(child.explain(profile, value))
+        return evidence
 
 
 Rule = Leaf | Group

@@ -7,11 +7,16 @@ from functools import lru_cache
 _WORD = re.compile(r"\w+")
 
 
+# Every combining mark (accents and the like) of the first two Unicode planes, to delete.
+_MARKS = dict.fromkeys(cp for cp in range(0x20000) if unicodedata.combining(chr(cp)))
+
+
 @lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower-case `text` and strip its accents: "Générale" -> "generale"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS)
 
 
 @lru_cache(maxsize=8192)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema
 from sqlalchemy import Column, Index
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from app.criteria.models import MAX_CRITERIA, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
+from app.errors import Problem
 
 # --- table ------------------------------------------------------------------
 
@@ -157,8 +158,12 @@ class CriteriaSetRef(BaseModel):
 class EvidencePublic(BaseModel):
     attribute: str = Field(description="The attribute the rule read.")
     operator: str = Field(description="The rule's operator.")
-    expected: Any = Field(description="The value the rule compared with.")
-    param: str | None = Field(default=None, description="The param that value came from.")
+    expected: Any = Field(
+        description="The literal the rule compared with; null when it names a param."
+    )
+    param: str | None = Field(
+        default=None, description="The set param the rule compared with (see the version)."
+    )
     actual: Any = Field(description="The attribute's value in the profile (null if missing).")
     result: bool | None = Field(description="The leaf's verdict; null when unknown.")
     reason: str = Field(description="The verdict in words.")
@@ -194,6 +199,40 @@ class EvaluationPublic(BaseModel):
     summary: str = Field(description="The decision in one sentence.")
     to_change: list[str] = Field(description="What would flip the decision.")
     created_at: datetime = Field(description="When the decision was made.")
+
+
+MAX_BATCH = 1000
+
+
+class BatchRequest(BaseModel):
+    """Up to 1,000 evaluation requests, judged and stored together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+                "items": {"$ref": "#/components/schemas/EvaluationRequest"},
+            }
+        ),
+    ] = Field(min_length=1, max_length=MAX_BATCH, description="The evaluation requests.")
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="Position of the item in the request.")
+    status: int = Field(description="201 stored, 200 dry run, or the item's error status.")
+    evaluation: EvaluationPublic | None = Field(default=None, description="The decision.")
+    problem: Problem | None = Field(default=None, description="Why the item was refused.")
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItem] = Field(description="One result per item, in request order.")
+    stored: int = Field(description="How many decisions were stored.")
+    failed: int = Field(description="How many items were refused.")
 
 
 class EvaluationPage(BaseModel):

@@ -5,45 +5,66 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import AwareDatetime
+from pydantic_core import to_json
 
-from app.criteria.dependencies import DefinitionsDep
+from app.criteria.dependencies import RegistryDep
 from app.criteria.models import Slug
 from app.db import SessionDep
 from app.engine import Decision
 from app.errors import problem_responses
 from app.evaluations import service
+from app.evaluations.dependencies import WriterDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
-from app.evaluations.models import EvaluationPage, EvaluationPublic, EvaluationRequest, SubjectRef
+from app.evaluations.models import (
+    BatchRequest,
+    BatchResult,
+    EvaluationPage,
+    EvaluationPublic,
+    EvaluationRequest,
+    SubjectRef,
+)
 from app.evaluations.repository import EvaluationFilter
 
 router = APIRouter(tags=["evaluations"])
+JSON = "application/json"
 
 
 @router.post(
     "/evaluate",
     status_code=status.HTTP_201_CREATED,
+    response_model=EvaluationPublic,
     responses={
         200: {"model": EvaluationPublic, "description": "Dry run: decided, not stored."},
         201: {
             "description": "Decided and stored.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **problem_responses(400, 404, 409, 413, 422),
+        **problem_responses(400, 404, 409, 413, 422, 503),
     },
 )
-def evaluate(
-    session: SessionDep,
-    definitions: DefinitionsDep,
-    response: Response,
+async def evaluate(
+    registry: RegistryDep,
+    writer: WriterDep,
     body: Annotated[EvaluationRequest, Body(openapi_examples=EVALUATE_EXAMPLES)],
-) -> EvaluationPublic:
+) -> Response:
     """Judge a profile against a criteria set and store the decision."""
-    result = service.evaluate(session, body, definitions)
-    if result.id is None:
-        response.status_code = status.HTTP_200_OK
-    else:
-        response.headers["Location"] = f"/evaluations/{result.id}"
-    return result
+    result = await service.evaluate(body, registry, writer)
+    content = to_json(result)
+    if result["id"] is None:
+        return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
+    headers = {"Location": f"/evaluations/{result['id']}"}
+    return Response(content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON)
+
+
+@router.post(
+    "/evaluate/batch",
+    response_model=BatchResult,
+    responses=problem_responses(400, 409, 413, 422, 503),
+)
+async def evaluate_batch(registry: RegistryDep, writer: WriterDep, body: BatchRequest) -> Response:
+    """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
+    result = await service.evaluate_batch(body.items, registry, writer)
+    return Response(to_json(result), media_type=JSON)
 
 
 @router.get("/evaluations", responses=problem_responses(422))

@@ -7,14 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import anyio
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.criteria import service as criteria_service
-from app.criteria.service import DefinitionCache, ResolvedCriteria
+from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
 from app.db import utcnow
 from app.engine import CriteriaDefinition, CriterionResult
 from app.engine import evaluate as run_engine
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, ReflexeError, field_path
 from app.evaluations import repository
 from app.evaluations.models import (
     MAX_EXTRA_ATTRIBUTES,
@@ -24,57 +27,151 @@ from app.evaluations.models import (
     EvaluationPublic,
     EvaluationRecord,
     EvaluationRequest,
-    EvidencePublic,
     Subject,
 )
 from app.evaluations.repository import EvaluationFilter
+from app.evaluations.writer import DecisionWriter
+
+Decided = tuple[dict[str, Any], dict[str, Any] | None]
+STALE_RETRIES = 3
+_REQUEST = TypeAdapter(EvaluationRequest)
 
 
-def evaluate(
-    session: Session, request: EvaluationRequest, definitions: DefinitionCache
-) -> EvaluationPublic:
+async def evaluate(
+    request: EvaluationRequest, registry: CriteriaRegistry, writer: DecisionWriter
+) -> dict[str, Any]:
     """Decide on a profile; unless it is a dry run, store the decision before answering."""
-    resolved, definition = _criteria_for(session, request, definitions)
+    for _ in range(STALE_RETRIES):
+        resolved = await _resolve(request, registry)
+        payload, row = decide(request, resolved)
+        if resolved is None:
+            return payload
+        if await writer.store([resolved], [row] if row else []):
+            return payload
+    raise Conflict("The criteria set kept changing while deciding; retry.")
+
+
+async def evaluate_batch(
+    items: list[Any], registry: CriteriaRegistry, writer: DecisionWriter
+) -> dict[str, Any]:
+    """Decide on every item; store the valid ones together, in one transaction."""
+    requests = [_parse(item) for item in items]
+    for _ in range(STALE_RETRIES):
+        outcomes: list[Decided | ReflexeError] = []
+        checks: list[ResolvedCriteria] = []
+        for request in requests:
+            if isinstance(request, ReflexeError):
+                outcomes.append(request)
+                continue
+            try:
+                resolved = await _resolve(request, registry)
+                outcomes.append(decide(request, resolved))
+            except ReflexeError as error:
+                outcomes.append(error)
+                continue
+            if resolved is not None:
+                checks.append(resolved)
+        rows = [o[1] for o in outcomes if not isinstance(o, ReflexeError) and o[1] is not None]
+        if not checks or await writer.store(checks, rows):
+            return _batch_result(outcomes)
+    raise Conflict("The criteria sets kept changing while deciding; retry.")
+
+
+def decide(request: EvaluationRequest, resolved: ResolvedCriteria | None) -> Decided:
+    """Run the engine: the response payload and, unless a dry run, the row to store.
+
+    The payload is built as plain JSON-ready data rather than validated models: this is
+    the hot path, and `EvaluationPublic` documents exactly this shape.
+    """
+    if resolved is None:
+        assert request.criteria is not None
+        definition = criteria_service.build_definition(request.criteria, prefix="criteria.")
+    else:
+        definition = resolved.definition
     _check_inputs(request, definition, resolved)
     profile = request.profile()
     outcome = run_engine(definition, request.answers, profile)
-    result = EvaluationPublic(
-        id=None if request.dry_run else uuid.uuid4(),
-        decision=outcome.decision,
-        criteria_set=None
+    evaluation_id = None if request.dry_run else uuid.uuid4()
+    created_at = utcnow()
+    subject = request.subject
+    criteria = [_outcome(criterion) for criterion in outcome.criteria]
+    payload = {
+        "id": None if evaluation_id is None else str(evaluation_id),
+        "decision": outcome.decision.value,
+        "criteria_set": None
         if resolved is None
-        else CriteriaSetRef(slug=resolved.slug, version=resolved.version.version),
-        subject=request.subject,
-        met=outcome.met,
-        score=outcome.score,
-        needed=outcome.needed,
-        criteria=[_outcome(criterion) for criterion in outcome.criteria],
-        summary=outcome.summary,
-        to_change=list(outcome.to_change),
-        created_at=utcnow(),
-    )
-    if resolved is not None and result.id is not None:
-        repository.add(session, _record(result, resolved, request, profile))
-        session.commit()
-    return result
+        else {"slug": resolved.slug, "version": resolved.version},
+        "subject": None if subject is None else {"ref": subject.ref, "name": subject.name},
+        "met": outcome.met,
+        "score": outcome.score,
+        "needed": outcome.needed,
+        "criteria": criteria,
+        "summary": outcome.summary,
+        "to_change": list(outcome.to_change),
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+    }
+    if resolved is None or evaluation_id is None:
+        return payload, None
+    row = {
+        "id": evaluation_id,
+        "criteria_version_id": resolved.version_id,
+        "criteria_set_slug": resolved.slug,
+        "criteria_set_version": resolved.version,
+        "subject_ref": None if subject is None else subject.ref,
+        "subject_name": None if subject is None else subject.name,
+        "answers": to_json(request.answers).decode(),
+        "attributes": to_json(profile).decode(),
+        "results": to_json(criteria).decode(),
+        "decision": outcome.decision.value,
+        "met": outcome.met,
+        "score": outcome.score,
+        "needed": outcome.needed,
+        "summary": outcome.summary,
+        "to_change": to_json(outcome.to_change).decode(),
+        "created_at": created_at,
+    }
+    return payload, row
 
 
-def _criteria_for(
-    session: Session, request: EvaluationRequest, definitions: DefinitionCache
-) -> tuple[ResolvedCriteria | None, CriteriaDefinition]:
-    if request.criteria is None:
-        resolved = criteria_service.resolve(
-            session, request.criteria_set, request.version, definitions
-        )
-        return resolved, resolved.definition
-    problems = []
-    if request.criteria_set is not None or request.version is not None:
-        problems.append(("criteria", "give either criteria or criteria_set, not both"))
-    if not request.dry_run:
-        problems.append(("dry_run", "inline criteria can only be tried with dry_run: true"))
-    if problems:
-        raise InvalidInput(problems)
-    return None, criteria_service.build_definition(request.criteria, prefix="criteria.")
+async def _resolve(
+    request: EvaluationRequest, registry: CriteriaRegistry
+) -> ResolvedCriteria | None:
+    if request.criteria is not None:
+        problems = []
+        if request.criteria_set is not None or request.version is not None:
+            problems.append(("criteria", "give either criteria or criteria_set, not both"))
+        if not request.dry_run:
+            problems.append(("dry_run", "inline criteria can only be tried with dry_run: true"))
+        if problems:
+            raise InvalidInput(problems)
+        return None
+    try:
+        return registry.resolve(request.criteria_set, request.version)
+    except NeedsLoading:
+        return await anyio.to_thread.run_sync(registry.load, request.criteria_set, request.version)
+
+
+def _parse(item: Any) -> EvaluationRequest | ReflexeError:
+    try:
+        return _REQUEST.validate_python(item)
+    except ValidationError as exc:
+        return InvalidInput([(field_path(error["loc"]), error["msg"]) for error in exc.errors()])
+
+
+def _batch_result(outcomes: list[Decided | ReflexeError]) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ReflexeError):
+            problem = outcome.problem().model_dump(mode="json", exclude_none=True)
+            items.append({"index": index, "status": outcome.status_code, "problem": problem})
+        else:
+            status = 200 if outcome[0]["id"] is None else 201
+            items.append({"index": index, "status": status, "evaluation": outcome[0]})
+    return {
+        "items": items,
+        "stored": sum(1 for item in items if item["status"] == 201),
+        "failed": sum(1 for item in items if "problem" in item),
+    }
 
 
 def _check_inputs(
@@ -86,7 +183,7 @@ def _check_inputs(
         where = (
             "the inline criteria"
             if resolved is None
-            else f"criteria set '{resolved.slug}' version {resolved.version.version}"
+            else f"criteria set '{resolved.slug}' version {resolved.version}"
         )
         raise InvalidInput(
             [
@@ -109,54 +206,27 @@ def _check_inputs(
         )
 
 
-def _outcome(result: CriterionResult) -> CriterionOutcome:
-    return CriterionOutcome(
-        key=result.key,
-        label=result.label,
-        met=result.met,
-        source=result.source,
-        reasons=list(result.reasons),
-        evidence=[
-            EvidencePublic(
-                attribute=e.attribute,
-                operator=e.operator,
-                expected=e.expected,
-                param=e.param,
-                actual=e.actual,
-                result=e.result,
-                reason=e.reason,
-            )
+def _outcome(result: CriterionResult) -> dict[str, Any]:
+    return {
+        "key": result.key,
+        "label": result.label,
+        "met": result.met,
+        "source": result.source.value,
+        "reasons": list(result.reasons),
+        "evidence": [
+            {
+                "attribute": e.attribute,
+                "operator": e.operator,
+                # A param's value is part of the stored version: name it, don't copy it.
+                "expected": None if e.param is not None else e.expected,
+                "param": e.param,
+                "actual": e.actual,
+                "result": e.result,
+                "reason": e.reason,
+            }
             for e in result.evidence
         ],
-    )
-
-
-def _record(
-    result: EvaluationPublic,
-    resolved: ResolvedCriteria,
-    request: EvaluationRequest,
-    profile: dict[str, Any],
-) -> EvaluationRecord:
-    assert result.id is not None
-    assert resolved.version.id is not None
-    return EvaluationRecord(
-        id=result.id,
-        criteria_version_id=resolved.version.id,
-        criteria_set_slug=resolved.slug,
-        criteria_set_version=resolved.version.version,
-        subject_ref=request.subject.ref if request.subject else None,
-        subject_name=request.subject.name if request.subject else None,
-        answers=dict(request.answers),
-        attributes=profile,
-        results=[criterion.model_dump(mode="json") for criterion in result.criteria],
-        decision=result.decision.value,
-        met=result.met,
-        score=result.score,
-        needed=result.needed,
-        summary=result.summary,
-        to_change=result.to_change,
-        created_at=result.created_at,
-    )
+    }
 
 
 def get_evaluation(session: Session, evaluation_id: uuid.UUID) -> EvaluationPublic:

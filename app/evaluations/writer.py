@@ -1,0 +1,157 @@
+"""The decision writer: one task per process that stores decisions in grouped transactions.
+
+Requests hand their decisions over as units (one decision, or a whole batch) and wait.
+The writer takes every unit queued, stores them in one transaction in a worker thread,
+commits, and only then wakes each request: nothing is acknowledged before its commit, and
+a failed commit is reported to every request of the group. Under load the groups grow by
+themselves; alone, a unit is written at once.
+
+Inside each transaction the writer re-reads the criteria sets' state; a unit decided with a
+version that is no longer current (another process replaced or archived the set) is not
+stored but returned as stale, so the request decides again with the current version.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from app.criteria.registry import CriteriaRegistry, ResolvedCriteria, read_states
+from app.db import begin_immediately
+from app.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = (
+    "id",
+    "criteria_version_id",
+    "criteria_set_slug",
+    "criteria_set_version",
+    "subject_ref",
+    "subject_name",
+    "answers",
+    "attributes",
+    "results",
+    "decision",
+    "met",
+    "score",
+    "needed",
+    "summary",
+    "to_change",
+    "created_at",
+)
+JSON_COLUMNS = frozenset({"answers", "attributes", "results", "to_change"})
+
+
+@dataclass(eq=False)
+class WriteUnit:
+    """Decisions that are stored together or not at all."""
+
+    checks: Sequence[ResolvedCriteria]
+    rows: Sequence[dict[str, Any]]
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class DecisionWriter:
+    def __init__(self, engine: Engine, registry: CriteriaRegistry, max_rows: int = 5000) -> None:
+        self._engine = begin_immediately(engine)
+        self._registry = registry
+        self._max_rows = max_rows
+        self._queue: asyncio.Queue[WriteUnit | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._insert = _insert_statement(engine.dialect.name)
+        self._dialect = engine.dialect.name
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-writer")
+
+    async def stop(self) -> None:
+        """Store what is queued, then stop."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+
+    async def store(
+        self, checks: Sequence[ResolvedCriteria], rows: Sequence[dict[str, Any]]
+    ) -> bool:
+        """Store `rows` if every version in `checks` is still current; False when stale."""
+        unit = WriteUnit(checks, rows)
+        await self._queue.put(unit)
+        return await unit.done
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            units, size = [first], len(first.rows)
+            while size < self._max_rows and not self._queue.empty():
+                unit = self._queue.get_nowait()
+                if unit is None:
+                    stopping = True
+                    break
+                units.append(unit)
+                size += len(unit.rows)
+            try:
+                stored = await anyio.to_thread.run_sync(self._write, units)
+            except Exception as exc:
+                logger.error("storing %d decisions failed: %s", size, exc.__class__.__name__)
+                error = (
+                    ServiceUnavailable("The database could not store the decision; retry.")
+                    if isinstance(exc, DBAPIError)
+                    else exc
+                )
+                for unit in units:
+                    if not unit.done.done():
+                        unit.done.set_exception(error)
+            else:
+                for unit, ok in zip(units, stored, strict=True):
+                    if not unit.done.done():
+                        unit.done.set_result(ok)
+
+    def _write(self, units: list[WriteUnit]) -> list[bool]:
+        with self._engine.connect() as connection:
+            states = read_states(connection)
+            self._registry.apply(states.values())
+            current = [all(check.is_current(states) for check in unit.checks) for unit in units]
+            rows = [row for unit, ok in zip(units, current, strict=True) if ok for row in unit.rows]
+            if rows:
+                # Straight to the driver: the values are ready, JSON included.
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                cursor = driver.cursor()
+                cursor.executemany(self._insert, [self._params(row) for row in rows])
+                cursor.close()
+            connection.commit()
+        return current
+
+    def _params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        if self._dialect == "sqlite":
+            return tuple(_sqlite_value(name, row[name]) for name in COLUMNS)
+        return tuple(row[name] for name in COLUMNS)
+
+
+def _insert_statement(dialect: str) -> str:
+    if dialect == "sqlite":
+        values = ", ".join("?" for _ in COLUMNS)
+    else:
+        values = ", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in COLUMNS)
+    return f"INSERT INTO evaluation ({', '.join(COLUMNS)}) VALUES ({values})"
+
+
+def _sqlite_value(name: str, value: Any) -> Any:
+    # The formats SQLAlchemy uses on SQLite, so ORM reads and range filters keep working.
+    if name == "id":
+        return value.hex
+    if name == "created_at":
+        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
