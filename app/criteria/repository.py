@@ -10,10 +10,6 @@ def get_set(session: Session, slug: str) -> CriteriaSet | None:
     return session.exec(select(CriteriaSet).where(CriteriaSet.slug == slug)).first()
 
 
-def get_default_set(session: Session) -> CriteriaSet | None:
-    return session.exec(select(CriteriaSet).where(col(CriteriaSet.is_default))).first()
-
-
 def has_any_set(session: Session) -> bool:
     return session.exec(select(CriteriaSet.id).limit(1)).first() is not None
 

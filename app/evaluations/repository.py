@@ -19,11 +19,6 @@ class EvaluationFilter:
     until: datetime | None = None
 
 
-def add(session: Session, record: EvaluationRecord) -> None:
-    session.add(record)
-    session.flush()
-
-
 def get(session: Session, evaluation_id: uuid.UUID) -> EvaluationRecord | None:
     return session.get(EvaluationRecord, evaluation_id)
 

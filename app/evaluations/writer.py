@@ -68,6 +68,10 @@ class DecisionWriter:
         self._task: asyncio.Task[None] | None = None
         self._insert = _insert_statement(engine.dialect.name)
         self._dialect = engine.dialect.name
+        dbapi = engine.dialect.dbapi
+        self._database_errors: tuple[type[Exception], ...] = (
+            (DBAPIError,) if dbapi is None else (DBAPIError, dbapi.Error)
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-writer")
@@ -107,7 +111,7 @@ class DecisionWriter:
                 logger.error("storing %d decisions failed: %s", size, exc.__class__.__name__)
                 error = (
                     ServiceUnavailable("The database could not store the decision; retry.")
-                    if isinstance(exc, DBAPIError)
+                    if isinstance(exc, self._database_errors)
                     else exc
                 )
                 for unit in units:

@@ -14,7 +14,7 @@ from tests.conftest import POSTGRES_URL
 PROCESSES = 4
 
 
-def _fresh_postgres(name: str) -> str:
+def fresh_postgres(name: str) -> str:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -27,7 +27,7 @@ def _fresh_postgres(name: str) -> str:
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/race.db"
-    return _fresh_postgres("reflexe_migration_race")
+    return fresh_postgres("reflexe_migration_race")
 
 
 def test_concurrent_migrations_leave_one_schema_and_one_seed(fresh_url: str) -> None:
