@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi clean
+.PHONY: run test lint openapi bench clean
 
 $(BIN)/reflexe: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ lint: $(BIN)/reflexe
 
 test: lint
 	$(BIN)/pytest --cov --cov-report=term
+
+# The load benchmark (bench/README.md); pass options with ARGS="--db postgresql --workers 2".
+bench: $(BIN)/reflexe
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.load $(ARGS)
 
 openapi: $(BIN)/reflexe
 	$(BIN)/reflexe openapi

@@ -83,8 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         path_limits={"/evaluate/batch": settings.max_batch_body_bytes},
     )
+    app.include_router(evaluations_router)  # first: the hot path matches sooner
     app.include_router(criteria_router)
-    app.include_router(evaluations_router)
     app.include_router(health_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -3,17 +3,15 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from pydantic import AwareDatetime
 from pydantic_core import to_json
 
-from app.criteria.dependencies import RegistryDep
 from app.criteria.models import Slug
 from app.db import SessionDep
 from app.engine import Decision
 from app.errors import problem_responses
 from app.evaluations import service
-from app.evaluations.dependencies import WriterDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
 from app.evaluations.models import (
     BatchRequest,
@@ -43,12 +41,14 @@ JSON = "application/json"
     },
 )
 async def evaluate(
-    registry: RegistryDep,
-    writer: WriterDep,
+    request: Request,
     body: Annotated[EvaluationRequest, Body(openapi_examples=EVALUATE_EXAMPLES)],
 ) -> Response:
     """Judge a profile against a criteria set and store the decision."""
-    result = await service.evaluate(body, registry, writer)
+    # The registry and writer come straight from app.state: on this hot path, resolving
+    # them as dependencies costs more than the rest of the routing.
+    state = request.app.state
+    result = await service.evaluate(body, state.registry, state.writer)
     content = to_json(result)
     if result["id"] is None:
         return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
@@ -61,9 +61,10 @@ async def evaluate(
     response_model=BatchResult,
     responses=problem_responses(400, 409, 413, 422, 503),
 )
-async def evaluate_batch(registry: RegistryDep, writer: WriterDep, body: BatchRequest) -> Response:
+async def evaluate_batch(request: Request, body: BatchRequest) -> Response:
     """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
-    result = await service.evaluate_batch(body.items, registry, writer)
+    state = request.app.state
+    result = await service.evaluate_batch(body.items, state.registry, state.writer)
     return Response(to_json(result), media_type=JSON)
 
 

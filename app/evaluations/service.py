@@ -11,6 +11,7 @@ import anyio
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 from sqlmodel import Session
+from uuid_utils.compat import uuid7
 
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
@@ -91,7 +92,7 @@ def decide(request: EvaluationRequest, resolved: ResolvedCriteria | None) -> Dec
     _check_inputs(request, definition, resolved)
     profile = request.profile()
     outcome = run_engine(definition, request.answers, profile)
-    evaluation_id = None if request.dry_run else uuid.uuid4()
+    evaluation_id = None if request.dry_run else uuid7()
     created_at = utcnow()
     subject = request.subject
     criteria = [_outcome(criterion) for criterion in outcome.criteria]

@@ -87,6 +87,8 @@ class DecisionWriter:
         self, checks: Sequence[ResolvedCriteria], rows: Sequence[dict[str, Any]]
     ) -> bool:
         """Store `rows` if every version in `checks` is still current; False when stale."""
+        if self._task is None or self._task.done():
+            raise ServiceUnavailable("The service is stopping; retry.")
         unit = WriteUnit(checks, rows)
         await self._queue.put(unit)
         return await unit.done
