@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -217,6 +219,14 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Connection refused, pool exhausted, server gone: the client may retry later.
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return await _handle_reflexe_error(
+        request, ServiceUnavailable("The database is unavailable; retry shortly.")
+    )
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
@@ -226,6 +236,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReflexeError, _handle_reflexe_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
+    for database_error in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(database_error, _handle_database_unavailable)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

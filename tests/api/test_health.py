@@ -40,3 +40,21 @@ def test_readyz_503_when_the_database_is_unreachable() -> None:
     assert response.status_code == 503
     assert response.json()["detail"] == "The database is unreachable."
     assert live.status_code == 200
+
+
+def test_reads_answer_503_when_the_database_is_unreachable() -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+        migrate_on_start=False,
+        db_pool_timeout=1,
+    )
+
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/evaluations")
+        criteria = client.get("/criteria/pipu")
+        evaluated = client.post("/evaluate", json={})
+
+    for response in (listed, criteria, evaluated):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["detail"] == "The database is unavailable; retry shortly."
