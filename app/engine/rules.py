@@ -388,7 +388,10 @@ def _membership(negate: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
 
         def judge(actual: Any) -> Verdict:
             if isinstance(actual, list):
-                hit = any(_is_scalar(v) and _member_key(v) in members for v in actual)
+                hit = any(
+                    _is_scalar(v) and not isinstance(v, bool) and _member_key(v) in members
+                    for v in actual
+                )
             elif _is_scalar(actual) and not isinstance(actual, bool):
                 hit = _member_key(actual) in members
             else:
@@ -402,7 +405,7 @@ def _membership(negate: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
 
 def _contains(require_all: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
     def build(keywords: Sequence[str]) -> Callable[[Any], Verdict]:
-        phrases = tuple(word_string(k) for k in keywords)
+        phrases = tuple(_phrase(k) for k in keywords)
         folded = frozenset(fold(k).strip() for k in keywords)
         combine = all if require_all else any
 
@@ -476,10 +479,16 @@ def _not(inner: Test) -> Test:
 # --- explanation helpers ------------------------------------------------------------
 
 
+def _phrase(keyword: str) -> str:
+    """The keyword as framed words; one without any word gets a NUL, which never matches."""
+    phrase = word_string(keyword)
+    return phrase if phrase.strip() else "\0"
+
+
 def _found_keywords(actual: Any, keywords: Sequence[str]) -> list[str]:
     if isinstance(actual, str):
         words = word_string(actual)
-        return [k for k in keywords if word_string(k) in words]
+        return [k for k in keywords if _phrase(k) in words]
     if isinstance(actual, list):
         items = {fold(v).strip() for v in actual if isinstance(v, str)}
         return [k for k in keywords if fold(k).strip() in items]

@@ -12,10 +12,13 @@ stored but returned as stale, so the request decides again with the current vers
 """
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import anyio
 from sqlalchemy import Engine
@@ -68,6 +71,7 @@ class DecisionWriter:
         self._task: asyncio.Task[None] | None = None
         self._insert = _insert_statement(engine.dialect.name)
         self._dialect = engine.dialect.name
+        self._lock = _writer_lock(engine)
         dbapi = engine.dialect.dbapi
         self._database_errors: tuple[type[Exception], ...] = (
             (DBAPIError,) if dbapi is None else (DBAPIError, dbapi.Error)
@@ -123,9 +127,13 @@ class DecisionWriter:
                 for unit, ok in zip(units, stored, strict=True):
                     if not unit.done.done():
                         unit.done.set_result(ok)
+        while not self._queue.empty():  # arrived after stop(): refuse rather than strand
+            late = self._queue.get_nowait()
+            if late is not None and not late.done.done():
+                late.done.set_exception(ServiceUnavailable("The service is stopping; retry."))
 
     def _write(self, units: list[WriteUnit]) -> list[bool]:
-        with self._engine.connect() as connection:
+        with self._lock, self._engine.connect() as connection:
             states = read_states(connection)
             self._registry.apply(states.values())
             current = [all(check.is_current(states) for check in unit.checks) for unit in units]
@@ -144,6 +152,34 @@ class DecisionWriter:
         if self._dialect == "sqlite":
             return tuple(_sqlite_value(name, row[name]) for name in COLUMNS)
         return tuple(row[name] for name in COLUMNS)
+
+
+class _FileLock:
+    """An exclusive lock on a file beside the SQLite database, shared by every process.
+
+    Writers of several processes queue on it and are woken the moment it is released,
+    where SQLite's own busy handler would make them sleep and poll for its lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle: IO[bytes] | None = None
+
+    def __enter__(self) -> None:
+        self._handle = self._path.open("ab")
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        assert self._handle is not None
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
+def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return contextlib.nullcontext()
+    return _FileLock(Path(f"{database}-writer.lock"))
 
 
 def _insert_statement(dialect: str) -> str:

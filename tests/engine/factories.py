@@ -60,3 +60,28 @@ def pipu(
         review_at=review_at,
         unknown=unknown,
     )
+
+
+# --- rule trees (JSON form, as stored) ----------------------------------------------
+
+_NO_VALUE = object()
+
+
+def leaf(
+    attribute: str, operator: str, value: object = _NO_VALUE, *, reason: str | None = None
+) -> dict[str, object]:
+    """A rule leaf in its JSON form; `value` and `reason` are left out unless given."""
+    node: dict[str, object] = {"attribute": attribute, "operator": operator}
+    if value is not _NO_VALUE:
+        node["value"] = value
+    if reason is not None:
+        node["reason"] = reason
+    return node
+
+
+def criterion_spec(key: str, rules: object = None, **fields: object) -> dict[str, object]:
+    """A criterion in the JSON form `compile_definition` takes, with optional rules."""
+    spec: dict[str, object] = {"key": key, "label": key.capitalize(), "question": f"{key}?"}
+    if rules is not None:
+        spec["rules"] = rules
+    return {**spec, **fields}
