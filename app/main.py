@@ -1,5 +1,6 @@
 """The application factory: settings, database, routers, error handling."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,18 @@ def prepare_database(settings: Settings) -> None:
         engine.dispose()
 
 
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections: they were the source of the latency spikes under load.
+
+    Everything built at start-up (app, routes, compiled criteria) is moved out of the
+    collector's sight, and young collections run every 50,000 allocations instead of 700;
+    request garbage is acyclic and freed by reference counting anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -62,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = DecisionWriter(engine, registry)
         app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
         writer.start()
+        _tune_garbage_collector()
         try:
             yield
         finally:
