@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await writer.stop()
             engine.dispose()
+            gc.unfreeze()
 
     app = FastAPI(
         title="Reflexe",
