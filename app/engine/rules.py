@@ -182,7 +182,7 @@ class _Compiler:
         if len(compiled) < len(children):
             return None
         tests = tuple(child.test for child in compiled)
-        return Group(kind, compiled, _all(tests) if kind == "all" else _any(tests))
+        return Group(kind, compiled, _group(tests, decisive=kind == "any"))
 
     def _leaf(self, node: Mapping[str, Any], path: str) -> Rule | None:
         self.leaves += 1
@@ -440,27 +440,15 @@ _JUDGES: dict[str, Callable[[Any], Callable[[Any], Verdict]]] = {
 }
 
 
-def _all(tests: tuple[Test, ...]) -> Test:
+def _group(tests: tuple[Test, ...], decisive: bool) -> Test:
+    """Kleene `all` (decisive False) or `any` (decisive True), short-circuiting."""
+
     def test(profile: Profile) -> Verdict:
-        verdict: Verdict = True
+        verdict: Verdict = not decisive
         for child in tests:
             value = child(profile)
-            if value is False:
-                return False
-            if value is None:
-                verdict = None
-        return verdict
-
-    return test
-
-
-def _any(tests: tuple[Test, ...]) -> Test:
-    def test(profile: Profile) -> Verdict:
-        verdict: Verdict = False
-        for child in tests:
-            value = child(profile)
-            if value is True:
-                return True
+            if value is decisive:
+                return decisive
             if value is None:
                 verdict = None
         return verdict
