@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted by POST /evaluate/batch (413 beyond).",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (JSON list); none by default.",
+    )
     migrate_on_start: bool = Field(
         default=True, description="Apply pending migrations and seed the default set at start-up."
     )

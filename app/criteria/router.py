@@ -16,7 +16,7 @@ from app.criteria.models import (
     CriteriaVersionPublic,
     Slug,
 )
-from app.db import SessionDep
+from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
 
 router = APIRouter(prefix="/criteria", tags=["criteria"])
@@ -51,7 +51,7 @@ def list_criteria_sets(
     },
 )
 def create_criteria_set(
-    session: SessionDep,
+    session: WriteSessionDep,
     registry: RegistryDep,
     response: Response,
     body: Annotated[CriteriaSetCreate, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -74,7 +74,7 @@ def get_criteria_set(session: SessionDep, response: Response, slug: SlugPath) ->
 
 @router.put("/{slug}", responses=problem_responses(400, 404, 409, 412, 413, 422, 428))
 def replace_criteria_set(
-    session: SessionDep,
+    session: WriteSessionDep,
     registry: RegistryDep,
     response: Response,
     slug: SlugPath,
@@ -94,7 +94,7 @@ def replace_criteria_set(
     responses=problem_responses(404, 409, 412, 422, 428),
 )
 def archive_criteria_set(
-    session: SessionDep, registry: RegistryDep, slug: SlugPath, if_match: IfMatch = None
+    session: WriteSessionDep, registry: RegistryDep, slug: SlugPath, if_match: IfMatch = None
 ) -> None:
     """Archive a criteria set: no new evaluations, history kept. Requires If-Match."""
     service.archive_set(session, slug, if_match)
@@ -103,7 +103,7 @@ def archive_criteria_set(
 
 @router.post("/{slug}/default", responses=problem_responses(404, 409, 422))
 def make_default_criteria_set(
-    session: SessionDep, registry: RegistryDep, response: Response, slug: SlugPath
+    session: WriteSessionDep, registry: RegistryDep, response: Response, slug: SlugPath
 ) -> CriteriaSetPublic:
     """Make this set the default, used by evaluations that name no set."""
     made = service.make_default(session, slug)
