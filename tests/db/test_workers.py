@@ -17,7 +17,7 @@ from tests.db.test_migrations import fresh_postgres
 WORKERS = 2
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -31,7 +31,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if request.param == "sqlite"
         else fresh_postgres("reflexe_workers")
     )
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
