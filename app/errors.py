@@ -6,6 +6,7 @@ problem documents. No traceback ever reaches a client.
 """
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -209,14 +210,28 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
     if exc.status_code == 404 and detail is None:
         detail = f"No resource at {request.url.path}."
+    headers = dict(exc.headers or {})
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
+        # The router only names the methods of the first route it matched; a path served by
+        # several routes (GET and POST /criteria) must list them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem_response(
         exc.status_code,
         detail or HTTPStatus(exc.status_code).description,
         instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        # Templates hold only letters, "/", "_" and "{param}": no other regex syntax.
+        pattern = "^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, request.url.path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
 
 
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:

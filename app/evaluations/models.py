@@ -216,7 +216,12 @@ class BatchRequest(BaseModel):
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_BATCH,
-                "items": {"$ref": "#/components/schemas/EvaluationRequest"},
+                # Any JSON: an item that is not a valid EvaluationRequest gets its own
+                # problem entry rather than failing the batch.
+                "items": {
+                    "description": "An evaluation request, as for POST /evaluate "
+                    "(see EvaluationRequest)."
+                },
             }
         ),
     ] = Field(min_length=1, max_length=MAX_BATCH, description="The evaluation requests.")

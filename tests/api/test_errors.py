@@ -126,3 +126,14 @@ def test_unexpected_errors_are_500_problems_without_traceback(client: TestClient
     body = assert_problem(response, 500)
     assert "secret" not in response.text
     assert body["detail"] == "An unexpected error occurred."
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [("/criteria", "GET, POST"), ("/criteria/pipu", "DELETE, GET, PUT"), ("/evaluate", "POST")],
+)
+def test_405_lists_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
+    response = client.request("PATCH", path)
+
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allow
