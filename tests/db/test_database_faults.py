@@ -1,0 +1,65 @@
+"""Database faults: a full pool and dropped connections are 503s that heal by themselves."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from app.main import create_app
+from app.settings import Settings
+from tests.db.test_migrations import fresh_postgres
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> str:
+    return fresh_postgres("reflexe_faults")
+
+
+@pytest.fixture
+def small_pool_client(postgres_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(small_pool_client: TestClient) -> None:
+    engine: Engine = small_pool_client.app.state.engine  # type: ignore[attr-defined]
+    held = engine.connect()  # the only connection of the pool
+    try:
+        started = time.monotonic()
+        response = small_pool_client.get("/evaluations")
+        waited = time.monotonic() - started
+    finally:
+        held.close()
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert waited < 3
+    assert small_pool_client.get("/evaluations").status_code == 200
+
+
+def test_connections_killed_by_the_server_are_replaced(
+    small_pool_client: TestClient, postgres_url: str
+) -> None:
+    assert small_pool_client.post("/evaluate", json={}).status_code == 201
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+
+    statuses = [small_pool_client.post("/evaluate", json={}).status_code for _ in range(3)]
+    listed = small_pool_client.get("/evaluations")
+
+    assert statuses[-1] == 201
+    assert set(statuses) <= {201, 503}
+    assert listed.status_code == 200
+    assert small_pool_client.get("/readyz").status_code == 200
