@@ -55,6 +55,10 @@ class CriteriaDefinition:
     criteria: tuple[Criterion, ...]
     policy: Policy
     params: Mapping[str, Any] = field(default_factory=dict)
+    required: tuple[Criterion, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", tuple(c for c in self.criteria if c.required))
 
     def points(self, criterion: Criterion) -> float:
         """What meeting `criterion` adds towards the policy's thresholds."""
@@ -62,7 +66,9 @@ class CriteriaDefinition:
 
     def points_of(self, criteria: Iterable[Criterion]) -> float:
         """What meeting all of `criteria` adds towards the policy's thresholds."""
-        return sum_weights(self.points(c) for c in criteria)
+        if self.policy.mode is Mode.COUNT:
+            return float(sum(1 for _ in criteria))
+        return sum_weights(c.weight for c in criteria)
 
 
 def sum_weights(values: Iterable[float]) -> float:

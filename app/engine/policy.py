@@ -113,10 +113,10 @@ def _threshold(definition: CriteriaDefinition, points: float) -> Decision:
 
 def _decide_settled(definition: CriteriaDefinition, statuses: Statuses) -> Decision:
     """Unknown counts as not met, except that an unknown required criterion caps at review."""
-    required = [c for c in definition.criteria if c.required]
+    required = definition.required
     if any(statuses[c.key] is False for c in required):
         return Decision.DECLINE
-    met = [c for c in definition.criteria if statuses[c.key] is True]
+    met = (c for c in definition.criteria if statuses[c.key] is True)
     decision = _threshold(definition, definition.points_of(met))
     if decision is Decision.ACCEPT and any(statuses[c.key] is None for c in required):
         return Decision.REVIEW
@@ -156,9 +156,12 @@ def _path_to_accept(definition: CriteriaDefinition, statuses: Statuses) -> str:
 
 def _what_would_break(definition: CriteriaDefinition, statuses: Statuses) -> list[str]:
     losses: dict[Decision, list[Criterion]] = {}
+    trial = dict(statuses)
     for criterion in definition.criteria:
         if statuses[criterion.key] is True:
-            outcome = decide(definition, {**statuses, criterion.key: False})
+            trial[criterion.key] = False
+            outcome = decide(definition, trial)
+            trial[criterion.key] = True
             if outcome is not Decision.ACCEPT:
                 losses.setdefault(outcome, []).append(criterion)
     if not losses:

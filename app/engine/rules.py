@@ -10,6 +10,7 @@ which leaves decided the outcome.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -467,6 +468,7 @@ def _not(inner: Test) -> Test:
 # --- explanation helpers ------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def _phrase(keyword: str) -> str:
     """The keyword as framed words; one without any word gets a NUL, which never matches."""
     phrase = word_string(keyword)
