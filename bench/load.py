@@ -65,14 +65,8 @@ def main() -> None:
     bare = run_wrk_against(["bench.bare:app"], {}, args)
     print(f"bare FastAPI      {line(bare)}")
 
-    with fresh_database(args.db) as url:
+    with migrated_database(args.db) as url:
         env = {"REFLEXE_DATABASE_URL": url}
-        subprocess.run(
-            [sys.executable, "-m", "app", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
         with server(["app.main:create_app", "--factory"], env, args.workers) as (base, _):
             wrk(base, 3, args.connections)  # warm-up
             time.sleep(1)  # let the warm-up's last requests land before counting
@@ -285,6 +279,19 @@ def fresh_database(kind: str) -> Iterator[str]:
         connection.execute(text('CREATE DATABASE "reflexe_bench"'))
     admin.dispose()
     yield make_url(POSTGRES_URL).set(database="reflexe_bench").render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def migrated_database(kind: str) -> Iterator[str]:
+    """A fresh database of `kind`, migrated and seeded, as its URL."""
+    with fresh_database(kind) as url:
+        subprocess.run(
+            [sys.executable, "-m", "app", "migrate"],
+            env={**os.environ, "REFLEXE_DATABASE_URL": url},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        yield url
 
 
 def count_rows(url: str) -> int:

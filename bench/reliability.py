@@ -11,15 +11,13 @@ in flight when wrk stopped).
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import threading
 import time
 
 import httpx
 
-from bench.load import count_rows, fresh_database, server, wrk
+from bench.load import count_rows, migrated_database, server, wrk
 
 
 def main() -> None:
@@ -30,14 +28,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=30)
     args = parser.parse_args()
 
-    with fresh_database(args.db) as url:
+    with migrated_database(args.db) as url:
         env = {"REFLEXE_DATABASE_URL": url}
-        subprocess.run(
-            [sys.executable, "-m", "app", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
         with server(["app.main:create_app", "--factory"], env, args.workers) as (base, _):
             stop = threading.Event()
             side = {"puts": 0, "reads": 0, "failures": 0}

@@ -3,8 +3,6 @@
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.db.test_workers import free_port
+from tests.db.servers import free_port, start_server
 
 CLIENTS = 8
 CRASHES = 10
@@ -51,33 +49,6 @@ class Load:
                     self.failures.append(response.status_code)
 
 
-def start(url: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "REFLEXE_DATABASE_URL": url},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("the server did not start")
-
-
 def stored_ids(path: Path) -> set[str]:
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -95,7 +66,7 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(database: tuple[str, P
     port = free_port()
     acknowledged: set[str] = set()
     for round_ in range(CRASHES):
-        server = start(url, port)
+        server = start_server(url, port)
         with Load(f"http://127.0.0.1:{port}") as load:
             time.sleep(0.4 + 0.1 * round_)
             os.killpg(server.pid, signal.SIGKILL)
@@ -109,7 +80,7 @@ def test_kill_9_under_load_loses_no_acknowledged_decision(database: tuple[str, P
 def test_sigterm_lets_requests_in_flight_finish(database: tuple[str, Path]) -> None:
     url, path = database
     port = free_port()
-    server = start(url, port)
+    server = start_server(url, port)
     with Load(f"http://127.0.0.1:{port}") as load:
         time.sleep(1)
         os.killpg(server.pid, signal.SIGTERM)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from app.main import create_app
 from app.settings import Settings
-from tests.db.test_migrations import fresh_postgres
+from tests.db.servers import fresh_postgres
 
 
 @pytest.fixture(scope="module")

@@ -2,26 +2,15 @@
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.db.test_migrations import fresh_postgres
+from tests.db.servers import free_port, fresh_postgres, start_server
 
 WORKERS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,34 +21,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         else fresh_postgres("reflexe_workers")
     )
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--workers",
-            str(WORKERS),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "REFLEXE_DATABASE_URL": url},
-        start_new_session=True,
-    )
+    process = start_server(url, port, WORKERS)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the workers did not start")
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
