@@ -14,7 +14,7 @@ from app.settings import Settings
 POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TABLES = ("evaluation", "criteria_version", "criteria_set")
+TABLES = ("idempotency_key", "evaluation", "criteria_version", "criteria_set")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -1,11 +1,13 @@
 """HTTP routes for evaluation and the decision log: /evaluate, /evaluations."""
 
+import contextlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import AwareDatetime
-from pydantic_core import to_json
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from app.criteria.models import Slug
 from app.db import SessionDep
@@ -22,9 +24,20 @@ from app.evaluations.models import (
     SubjectRef,
 )
 from app.evaluations.repository import EvaluationFilter
+from app.idempotency import service as idempotency
 
 router = APIRouter(tags=["evaluations"])
 JSON = "application/json"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry safely: the same key and body give the same answer and store "
+        "one decision. Kept 24 hours.",
+    ),
+]
 
 
 @router.post(
@@ -43,15 +56,26 @@ JSON = "application/json"
 async def evaluate(
     request: Request,
     body: Annotated[EvaluationRequest, Body(openapi_examples=EVALUATE_EXAMPLES)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Judge a profile against a criteria set and store the decision."""
     # The registry and writer come straight from app.state: on this hot path, resolving
     # them as dependencies costs more than the rest of the routing.
     state = request.app.state
-    result = await service.evaluate(body, state.registry, state.writer)
-    content = to_json(result)
-    if result["id"] is None:
-        return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
+    claim = await _claim(request, idempotency_key)
+    if isinstance(claim, Response):
+        return claim
+    try:
+        result, content = await service.evaluate(body, state.registry, state.writer, claim)
+        if result["id"] is None:
+            if claim is not None:
+                await run_in_threadpool(
+                    idempotency.complete, state.write_engine, claim, 200, content.decode(), None
+                )
+            return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
+    except Exception:
+        await _release(request, claim)
+        raise
     headers = {"Location": f"/evaluations/{result['id']}"}
     return Response(content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON)
 
@@ -61,11 +85,39 @@ async def evaluate(
     response_model=BatchResult,
     responses=problem_responses(400, 409, 413, 422, 503),
 )
-async def evaluate_batch(request: Request, body: BatchRequest) -> Response:
+async def evaluate_batch(
+    request: Request, body: BatchRequest, idempotency_key: IdempotencyKey = None
+) -> Response:
     """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
     state = request.app.state
-    result = await service.evaluate_batch(body.items, state.registry, state.writer)
-    return Response(to_json(result), media_type=JSON)
+    claim = await _claim(request, idempotency_key)
+    if isinstance(claim, Response):
+        return claim
+    try:
+        content = await service.evaluate_batch(body.items, state.registry, state.writer, claim)
+    except Exception:
+        await _release(request, claim)
+        raise
+    return Response(content, media_type=JSON)
+
+
+async def _claim(request: Request, key: str | None) -> idempotency.Claim | Response | None:
+    """Claim the request's Idempotency-Key, or the stored answer of its first use."""
+    if key is None:
+        return None
+    digest = idempotency.request_hash(await request.body())
+    engine = request.app.state.write_engine
+    found = await run_in_threadpool(idempotency.claim, engine, "", key, digest)
+    if isinstance(found, idempotency.Claim):
+        return found
+    headers = {"Location": found.location} if found.location else None
+    return Response(found.response, status_code=found.status, headers=headers, media_type=JSON)
+
+
+async def _release(request: Request, claim: idempotency.Claim | None) -> None:
+    if claim is not None:
+        with contextlib.suppress(SQLAlchemyError):  # then it is taken over after a minute
+            await run_in_threadpool(idempotency.release, request.app.state.write_engine, claim)
 
 
 @router.get("/evaluations", responses=problem_responses(422))

@@ -31,7 +31,8 @@ from app.evaluations.models import (
     Subject,
 )
 from app.evaluations.repository import EvaluationFilter
-from app.evaluations.writer import DecisionWriter
+from app.evaluations.writer import Completion, DecisionWriter
+from app.idempotency.service import Claim
 
 Decided = tuple[dict[str, Any], dict[str, Any] | None]
 STALE_RETRIES = 3
@@ -39,22 +40,37 @@ _REQUEST = TypeAdapter(EvaluationRequest)
 
 
 async def evaluate(
-    request: EvaluationRequest, registry: CriteriaRegistry, writer: DecisionWriter
-) -> dict[str, Any]:
-    """Decide on a profile; unless it is a dry run, store the decision before answering."""
+    request: EvaluationRequest,
+    registry: CriteriaRegistry,
+    writer: DecisionWriter,
+    claim: Claim | None = None,
+) -> tuple[dict[str, Any], bytes]:
+    """Decide on a profile; unless it is a dry run, store the decision before answering.
+
+    Returns the payload and its JSON. With a `claim`, a stored decision's answer is
+    recorded against the idempotency key in the same transaction.
+    """
     for _ in range(STALE_RETRIES):
         resolved = await _resolve(request, registry)
         payload, row = decide(request, resolved)
+        content = to_json(payload)
         if resolved is None:
-            return payload
-        if await writer.store([resolved], [row] if row else []):
-            return payload
+            return payload, content
+        completion = None
+        if claim is not None and row is not None:
+            location = f"/evaluations/{payload['id']}"
+            completion = Completion(claim.scope, claim.key, 201, content.decode(), location)
+        if await writer.store([resolved], [row] if row else [], completion):
+            return payload, content
     raise Conflict("The criteria set kept changing while deciding; retry.")
 
 
 async def evaluate_batch(
-    items: list[Any], registry: CriteriaRegistry, writer: DecisionWriter
-) -> dict[str, Any]:
+    items: list[Any],
+    registry: CriteriaRegistry,
+    writer: DecisionWriter,
+    claim: Claim | None = None,
+) -> bytes:
     """Decide on every item; store the valid ones together, in one transaction."""
     requests = [_parse(item) for item in items]
     for _ in range(STALE_RETRIES):
@@ -75,8 +91,16 @@ async def evaluate_batch(
             if resolved is not None:
                 checks.append(resolved)
         rows = [o[1] for o in outcomes if not isinstance(o, ReflexeError) and o[1] is not None]
-        if not checks or await writer.store(checks, rows):
-            return _batch_result(outcomes)
+        content = to_json(_batch_result(outcomes))
+        completion = (
+            None
+            if claim is None
+            else Completion(claim.scope, claim.key, 200, content.decode(), None)
+        )
+        if not checks and claim is None:
+            return content
+        if await writer.store(checks, rows, completion):
+            return content
     raise Conflict("The criteria sets kept changing while deciding; retry.")
 
 

@@ -51,12 +51,24 @@ COLUMNS = (
 JSON_COLUMNS = frozenset({"answers", "attributes", "results", "to_change"})
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The answer to record against an idempotency key, with the decision it describes."""
+
+    scope: str
+    key: str
+    status: int
+    response: str
+    location: str | None
+
+
 @dataclass(eq=False)
 class WriteUnit:
     """Decisions that are stored together or not at all."""
 
     checks: Sequence[ResolvedCriteria]
     rows: Sequence[dict[str, Any]]
+    completion: "Completion | None" = None
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -70,6 +82,11 @@ class DecisionWriter:
         self._queue: asyncio.Queue[WriteUnit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._insert = _insert_statement(engine.dialect.name)
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        self._complete = (
+            f"UPDATE idempotency_key SET status = {mark}, response = {mark}, location = {mark} "
+            f"WHERE scope = {mark} AND key = {mark}"
+        )
         self._dialect = engine.dialect.name
         self._lock = _writer_lock(engine)
         dbapi = engine.dialect.dbapi
@@ -88,12 +105,18 @@ class DecisionWriter:
             self._task = None
 
     async def store(
-        self, checks: Sequence[ResolvedCriteria], rows: Sequence[dict[str, Any]]
+        self,
+        checks: Sequence[ResolvedCriteria],
+        rows: Sequence[dict[str, Any]],
+        completion: Completion | None = None,
     ) -> bool:
-        """Store `rows` if every version in `checks` is still current; False when stale."""
+        """Store `rows` (and `completion`) if every version in `checks` is still current.
+
+        False when stale: nothing was stored and the caller must decide again.
+        """
         if self._task is None or self._task.done():
             raise ServiceUnavailable("The service is stopping; retry.")
-        unit = WriteUnit(checks, rows)
+        unit = WriteUnit(checks, rows, completion)
         await self._queue.put(unit)
         return await unit.done
 
@@ -145,6 +168,19 @@ class DecisionWriter:
                 cursor = driver.cursor()
                 cursor.executemany(self._insert, [self._params(row) for row in rows])
                 cursor.close()
+            completions = [
+                (
+                    u.completion.status,
+                    u.completion.response,
+                    u.completion.location,
+                    u.completion.scope,
+                    u.completion.key,
+                )
+                for u, ok in zip(units, current, strict=True)
+                if ok and u.completion is not None
+            ]
+            if completions:
+                connection.exec_driver_sql(self._complete, completions)
             connection.commit()
         return current
 

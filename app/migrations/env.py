@@ -5,7 +5,8 @@ from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
 import app.criteria.models
-import app.evaluations.models  # noqa: F401  (register the tables)
+import app.evaluations.models
+import app.idempotency.models  # noqa: F401  (register the tables)
 from app.settings import get_settings
 
 config = context.config
