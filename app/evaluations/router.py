@@ -2,6 +2,7 @@
 
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
@@ -62,22 +63,17 @@ async def evaluate(
     # The registry and writer come straight from app.state: on this hot path, resolving
     # them as dependencies costs more than the rest of the routing.
     state = request.app.state
-    claim = await _claim(request, idempotency_key)
-    if isinstance(claim, Response):
-        return claim
-    try:
+
+    async def run(claim: idempotency.Claim | None) -> Response:
         result, content = await service.evaluate(body, state.registry, state.writer, claim)
         if result["id"] is None:
-            if claim is not None:
-                await run_in_threadpool(
-                    idempotency.complete, state.write_engine, claim, 200, content.decode(), None
-                )
             return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
-    except Exception:
-        await _release(request, claim)
-        raise
-    headers = {"Location": f"/evaluations/{result['id']}"}
-    return Response(content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON)
+        headers = {"Location": f"/evaluations/{result['id']}"}
+        return Response(
+            content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON
+        )
+
+    return await _idempotent(request, idempotency_key, run)
 
 
 @router.post(
@@ -90,21 +86,34 @@ async def evaluate_batch(
 ) -> Response:
     """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
     state = request.app.state
-    claim = await _claim(request, idempotency_key)
+
+    async def run(claim: idempotency.Claim | None) -> Response:
+        content = await service.evaluate_batch(body.items, state.registry, state.writer, claim)
+        return Response(content, media_type=JSON)
+
+    return await _idempotent(request, idempotency_key, run)
+
+
+async def _idempotent(
+    request: Request,
+    key: str | None,
+    run: Callable[[idempotency.Claim | None], Awaitable[Response]],
+) -> Response:
+    """Run the request under its Idempotency-Key, or replay the answer of its first use."""
+    if key is None:
+        return await run(None)
+    claim = await _claim(request, key)
     if isinstance(claim, Response):
         return claim
     try:
-        content = await service.evaluate_batch(body.items, state.registry, state.writer, claim)
+        return await run(claim)
     except Exception:
         await _release(request, claim)
         raise
-    return Response(content, media_type=JSON)
 
 
-async def _claim(request: Request, key: str | None) -> idempotency.Claim | Response | None:
+async def _claim(request: Request, key: str) -> idempotency.Claim | Response:
     """Claim the request's Idempotency-Key, or the stored answer of its first use."""
-    if key is None:
-        return None
     digest = idempotency.request_hash(await request.body())
     engine = request.app.state.write_engine
     found = await run_in_threadpool(idempotency.claim, engine, "", key, digest)
@@ -114,10 +123,9 @@ async def _claim(request: Request, key: str | None) -> idempotency.Claim | Respo
     return Response(found.response, status_code=found.status, headers=headers, media_type=JSON)
 
 
-async def _release(request: Request, claim: idempotency.Claim | None) -> None:
-    if claim is not None:
-        with contextlib.suppress(SQLAlchemyError):  # then it is taken over after a minute
-            await run_in_threadpool(idempotency.release, request.app.state.write_engine, claim)
+async def _release(request: Request, claim: idempotency.Claim) -> None:
+    with contextlib.suppress(SQLAlchemyError):  # then it is taken over after a minute
+        await run_in_threadpool(idempotency.release, request.app.state.write_engine, claim)
 
 
 @router.get("/evaluations", responses=problem_responses(422))

@@ -54,13 +54,16 @@ async def evaluate(
         resolved = await _resolve(request, registry)
         payload, row = decide(request, resolved)
         content = to_json(payload)
-        if resolved is None:
-            return payload, content
         completion = None
-        if claim is not None and row is not None:
-            location = f"/evaluations/{payload['id']}"
-            completion = Completion(claim.scope, claim.key, 201, content.decode(), location)
-        if await writer.store([resolved], [row] if row else [], completion):
+        if claim is not None:
+            status, location = (
+                (200, None) if row is None else (201, f"/evaluations/{payload['id']}")
+            )
+            completion = Completion(claim.scope, claim.key, status, content.decode(), location)
+        if resolved is None and completion is None:
+            return payload, content
+        checks = [] if resolved is None else [resolved]
+        if await writer.store(checks, [row] if row else [], completion):
             return payload, content
     raise Conflict("The criteria set kept changing while deciding; retry.")
 

@@ -74,18 +74,6 @@ def claim(engine: Engine, scope: str, key: str, digest: str) -> Claim | Replay:
         return Claim(scope, key)
 
 
-def complete(
-    engine: Engine, claim: Claim, status: int, response: str, location: str | None
-) -> None:
-    """Record the answer of a request that stored nothing (a dry run)."""
-    with Session(engine) as session:
-        record = session.get(IdempotencyRecord, (claim.scope, claim.key))
-        if record is not None:
-            record.status, record.response, record.location = status, response, location
-            session.add(record)
-            session.commit()
-
-
 def release(engine: Engine, claim: Claim) -> None:
     """Forget a claim whose request failed, so that a retry runs again."""
     with Session(engine) as session:
