@@ -13,7 +13,7 @@ $(BIN)/reflexe: pyproject.toml
 	touch $@
 
 run: $(BIN)/reflexe
-	$(BIN)/reflexe serve
+	$(BIN)/reflexe serve --dev
 
 lint: $(BIN)/reflexe
 	$(BIN)/ruff check .

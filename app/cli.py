@@ -1,16 +1,26 @@
-"""The `reflexe` command line: serve, migrate, export the OpenAPI document."""
+"""The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document."""
 
+import ipaddress
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
+from sqlmodel import Session
 
-from app.settings import get_settings
+from app.auth import service as auth_service
+from app.auth.models import ApiKeyCreate, Role
+from app.db import create_db_engine
+from app.errors import ReflexeError
+from app.settings import Settings, get_settings
 
 cli = typer.Typer(help="Reflexe: decide on connection invitations.", no_args_is_help=True)
+keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys, name="keys")
 
 
 @cli.command()
@@ -18,22 +28,88 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [REFLEXE_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [REFLEXE_PORT].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Local development mode [REFLEXE_DEV_MODE]: no key needed from this "
+            "machine, loopback only.",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database, seed the default set, and serve the API with uvicorn."""
-    from app.main import prepare_database
+    from app.main import StartupRefused, check_security, prepare_database
 
+    if dev:
+        os.environ["REFLEXE_DEV_MODE"] = "true"  # for uvicorn's workers too
+        get_settings.cache_clear()
     settings = get_settings()
+    bind = host or settings.host
+    if settings.dev_mode and not _is_loopback(bind):
+        _fail(
+            f"development mode serves only on loopback, not on {bind}: "
+            "use --host 127.0.0.1, or API keys without development mode"
+        )
     prepare_database(settings)
+    engine = create_db_engine(settings)
+    try:
+        check_security(settings, engine, announce=False)  # each worker announces it
+    except StartupRefused as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
     # Done once here, so the workers uvicorn starts need not each migrate again.
     os.environ["REFLEXE_MIGRATE_ON_START"] = "false"
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
     )
+
+
+@keys.command("create")
+def create_key(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. ci.")],
+) -> None:
+    """Create an API key and print it, once: only a keyed hash of it is stored."""
+    settings = get_settings()
+    try:
+        body = ApiKeyCreate(name=name, role=role)
+    except ValueError as exc:
+        _fail(f"invalid key: {exc}")
+    with _session(settings) as session:
+        created = auth_service.create_key(session, _secret(settings), body)
+    typer.echo(
+        f"created {created.role} key {created.id} ({created.name}); it is shown once:", err=True
+    )
+    typer.echo(created.key)
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """List the API keys (never the keys themselves)."""
+    with _session(get_settings()) as session:
+        found = auth_service.list_keys(session)
+    typer.echo(f"{'ID':<12}  {'ROLE':<9}  {'CREATED':<20}  {'REVOKED':<20}  NAME")
+    for key in found:
+        revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "-"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(f"{key.id:<12}  {key.role:<9}  {created:<20}  {revoked:<20}  {key.name}")
+
+
+@keys.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (`keys list`).")]) -> None:
+    """Revoke an API key for good (even the last admin key: this runs on the database)."""
+    with _session(get_settings()) as session:
+        try:
+            revoked = auth_service.revoke_key(session, key_id, keep_an_admin=False)
+        except ReflexeError as exc:
+            _fail(exc.detail)
+    typer.echo(f"revoked key {revoked.id} ({revoked.name})")
 
 
 @cli.command()
@@ -61,6 +137,41 @@ def render_openapi() -> str:
     from app.main import create_app
 
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """A session on the migrated database: the key commands work before any `serve`."""
+    from app.main import prepare_database
+
+    prepare_database(settings)
+    engine = create_db_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _secret(settings: Settings) -> bytes:
+    try:
+        return auth_service.secret_of(settings)
+    except auth_service.MissingSecret as exc:
+        _fail(str(exc))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
 
 
 def main() -> None:

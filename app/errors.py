@@ -69,6 +69,26 @@ class ReflexeError(Exception):
         )
 
 
+class Unauthorized(ReflexeError):
+    """No API key, or one that is unknown or revoked (RFC 6750's challenge included)."""
+
+    status_code = 401
+    problem_type = "urn:reflexe:problem:unauthorized"
+    title = "Unauthorized"
+
+    def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
+        challenge = 'Bearer realm="reflexe"'
+        if invalid_token:
+            challenge += ', error="invalid_token"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(ReflexeError):
+    status_code = 403
+    problem_type = "urn:reflexe:problem:forbidden"
+    title = "Forbidden"
+
+
 class NotFound(ReflexeError):
     status_code = 404
     problem_type = "urn:reflexe:problem:not-found"
@@ -102,6 +122,15 @@ class PayloadTooLarge(ReflexeError):
     status_code = 413
     problem_type = "urn:reflexe:problem:payload-too-large"
     title = "Payload too large"
+
+
+class TooManyRequests(ReflexeError):
+    status_code = 429
+    problem_type = "urn:reflexe:problem:rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class ServiceUnavailable(ReflexeError):

@@ -11,10 +11,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.auth import service as auth_service
+from app.auth.guard import KeyGuard
+from app.auth.router import router as keys_router
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
@@ -40,6 +45,46 @@ stored with its reasons. Errors are RFC 9457 problem documents.
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+class StartupRefused(RuntimeError):
+    """The configuration would expose the service unprotected, or cannot protect it."""
+
+
+DEV_MODE_WARNING = """
+**********************************************************************************
+* REFLEXE IS RUNNING IN LOCAL DEVELOPMENT MODE (REFLEXE_DEV_MODE=true).
+* Any request without an API key from this machine acts as ADMIN.
+* Never expose this server. For any other use: set REFLEXE_SECRET_KEY, create a
+* key with `reflexe keys create --role admin --name <name>`, drop development mode.
+**********************************************************************************"""
+
+
+def check_security(settings: Settings, engine: Engine, *, announce: bool = True) -> bytes:
+    """The secret of the API keys' hash; refuses a configuration that leaves the API open."""
+    try:
+        secret = auth_service.secret_of(settings)
+    except auth_service.MissingSecret as exc:
+        raise StartupRefused(str(exc)) from exc
+    if settings.dev_mode:
+        if announce:
+            logger.warning(DEV_MODE_WARNING)
+        return secret
+    try:
+        with Session(engine) as session:
+            has_key = auth_service.has_active_key(session)
+    except SQLAlchemyError as exc:
+        # Start anyway, answering 503 until the database is back: every request then
+        # needs a key that the database knows.
+        logger.warning("could not check the API keys at start-up: %s", exc.__class__.__name__)
+        return secret
+    if not has_key:
+        raise StartupRefused(
+            "No API key is configured, so nobody could use the service. Create one with "
+            "`reflexe keys create --role admin --name <name>`, or run locally with "
+            "`reflexe serve --dev` (loopback only)."
+        )
+    return secret
 
 
 def prepare_database(settings: Settings) -> None:
@@ -75,6 +120,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await run_in_threadpool(prepare_database, settings)
         engine = create_db_engine(settings)
+        try:
+            secret = await run_in_threadpool(check_security, settings, engine)
+        except StartupRefused:
+            engine.dispose()
+            raise
+        app.state.secret = secret
+        app.state.guard = KeyGuard(
+            engine,
+            secret,
+            dev_mode=settings.dev_mode,
+            cache_seconds=settings.key_cache_seconds,
+            rate_limit=settings.rate_limit,
+            rate_limit_storage=settings.rate_limit_storage,
+        )
         registry = CriteriaRegistry(engine)
         writer = DecisionWriter(engine, registry)
         app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
@@ -85,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await writer.stop()
+            app.state.guard.close()
             engine.dispose()
 
     app = FastAPI(
@@ -113,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(evaluations_router)  # first: the hot path matches sooner
     app.include_router(criteria_router)
+    app.include_router(keys_router)
     app.include_router(health_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

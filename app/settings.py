@@ -3,7 +3,10 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from limits import parse_many
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +47,52 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits for a lock before failing."
     )
+    dev_mode: bool = Field(
+        default=False,
+        description="Local development mode: requests from loopback without a key act as "
+        "admin, and the server only binds to loopback. Never in production.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Secret of the keyed hash that API keys are stored as (32+ characters, "
+        "the same on every replica). Required outside development mode.",
+    )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts what it read of an API key: a key revoked "
+        "through another process stops working within this delay.",
+    )
+    rate_limit: str = Field(
+        default="1200/minute",
+        description="Requests allowed per API key, in the `limits` notation "
+        '("100/second;5000/hour"); empty to disable.',
+    )
+    rate_limit_storage: str = Field(
+        default="async+memory://",
+        description="Where rate-limit counters live: async+memory:// (each process counts "
+        "alone) or async+redis://host:6379 (shared by every replica).",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError naming the bad part
+        return value.strip()
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _check_rate_limit_storage(cls, value: str) -> str:
+        if not value.startswith("async+"):
+            raise ValueError("use an async storage URI, such as async+memory:// or async+redis://")
+        try:
+            storage_from_string(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
 
 @lru_cache

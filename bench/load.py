@@ -44,6 +44,7 @@ HERE = Path(__file__).parent
 POSTGRES_URL = os.environ.get(
     "REFLEXE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+BENCH_SECRET = "a-benchmark-secret-key-of-48-characters-or-so-ok"
 UVICORN = ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
 BODY = json.loads(re.search(r"wrk.body = \[\[(.*)\]\]", (HERE / "post.lua").read_text()).group(1))  # type: ignore[union-attr]
 
@@ -246,7 +247,13 @@ def server(target: list[str], env: dict[str, str], workers: int) -> Iterator[tup
             str(workers),
             *UVICORN,
         ],
-        env={**os.environ, "REFLEXE_MIGRATE_ON_START": "false", **env},
+        env={
+            **os.environ,
+            "REFLEXE_MIGRATE_ON_START": "false",
+            "REFLEXE_SECRET_KEY": BENCH_SECRET,
+            "REFLEXE_RATE_LIMIT": "",  # measure the service, not its throttle
+            **env,
+        },
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

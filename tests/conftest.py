@@ -5,16 +5,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
+from sqlmodel import Session
 
-from app.main import create_app
+from app.auth import service as auth_service
+from app.auth.models import ApiKeyCreate, Role
+from app.main import create_app, prepare_database
 from app.settings import Settings
 
 POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TABLES = ("idempotency_key", "evaluation", "criteria_version", "criteria_set")
+SECRET_KEY = "a-test-secret-that-is-long-enough-for-hmac"
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -30,27 +35,56 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return POSTGRES_URL
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, max_body_bytes=64 * 1024)
+@pytest.fixture(scope="session")
+def admin_key(database_url: str) -> str:
+    """An admin API key that every test's database keeps; the client fixture sends it."""
+    settings = Settings(database_url=database_url, secret_key=SECRET_KEY)
+    prepare_database(settings)
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        created = auth_service.create_key(
+            session, SECRET_KEY.encode(), ApiKeyCreate(name="tests", role=Role.admin)
+        )
+    engine.dispose()
+    return created.key
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The app, started (migrated and seeded) and, after the test, emptied."""
+def settings(database_url: str, admin_key: str) -> Settings:
+    """The tests' settings: a secret for API keys, no rate limit unless a test sets one."""
+    return Settings(
+        database_url=database_url,
+        max_body_bytes=64 * 1024,
+        secret_key=SECRET_KEY,
+        rate_limit="",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
+    """The app, started (migrated and seeded), called with the admin key; emptied after."""
     app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
-        _empty(app.state.engine)
+        _empty(app.state.engine, admin_key)
 
 
-def _empty(engine: Engine) -> None:
+def local_client(app: FastAPI) -> TestClient:
+    """A client calling from loopback without a key: the developer of development mode."""
+    return TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
+
+
+def _empty(engine: Engine, admin_key: str) -> None:
+    keep = auth_service.key_id_of(admin_key)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
             for table in TABLES:
                 connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(text("DELETE FROM api_key WHERE id != :keep"), {"keep": keep})
+        connection.execute(text("UPDATE api_key SET revoked_at = NULL"))
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 """The `reflexe` command line."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from app.auth import service as auth_service
 from app.cli import cli
+from tests.conftest import SECRET_KEY
 
 runner = CliRunner()
 
@@ -48,3 +51,91 @@ def test_no_arguments_prints_help() -> None:
 
     assert "serve" in result.output
     assert "migrate" in result.output
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite database and a secret key for the commands; the database URL."""
+    from app.settings import get_settings
+
+    url = f"sqlite:///{tmp_path}/keys.db"
+    monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
+    monkeypatch.setenv("REFLEXE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.delenv("REFLEXE_DEV_MODE", raising=False)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_keys_create_prints_the_key_once_and_stores_its_hash(cli_env: str) -> None:
+    created = runner.invoke(cli, ["keys", "create", "--role", "evaluator", "--name", "crm"])
+
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    assert auth_service.key_id_of(key) is not None
+    assert "shown once" in created.stderr
+    with create_engine(cli_env).connect() as connection:
+        row = connection.execute(text("SELECT id, name, role, hash FROM api_key")).one()
+    assert (row.id, row.name, row.role) == (key[4:16], "crm", "evaluator")
+    assert auth_service.matches(SECRET_KEY.encode(), key, row.hash)
+
+
+def test_keys_list_and_revoke(cli_env: str) -> None:
+    key = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops"]).stdout
+    key_id = key.strip()[4:16]
+
+    listed = runner.invoke(cli, ["keys", "list"])
+    revoked = runner.invoke(cli, ["keys", "revoke", key_id])
+    after = runner.invoke(cli, ["keys", "list"])
+    unknown = runner.invoke(cli, ["keys", "revoke", "0123456789ab"])
+
+    assert listed.exit_code == 0
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(key_id))
+    assert row.split()[1] == "admin"
+    assert row.endswith("ops")
+    assert key.strip() not in listed.stdout
+    assert revoked.exit_code == 0, revoked.output  # the last admin key too, from the CLI
+    assert f"revoked key {key_id}" in revoked.stdout
+    line = next(line for line in after.stdout.splitlines() if line.startswith(key_id))
+    assert line.split()[4] != "-"  # a revocation date
+    assert unknown.exit_code == 1
+    assert "No API key '0123456789ab'" in unknown.stderr
+
+
+def test_keys_create_needs_a_secret_key(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.delenv("REFLEXE_SECRET_KEY")
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops"])
+
+    assert result.exit_code == 1
+    assert "REFLEXE_SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "message"),
+    [("root", "x", "'root' is not one of"), ("admin", "", "invalid key")],
+)
+def test_keys_create_validates_its_options(
+    cli_env: str, role: str, name: str, message: str
+) -> None:
+    result = runner.invoke(cli, ["keys", "create", "--role", role, "--name", name])
+
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_serve_refuses_dev_mode_beyond_loopback(cli_env: str) -> None:
+    result = runner.invoke(cli, ["serve", "--dev", "--host", "0.0.0.0"])
+
+    assert result.exit_code == 1
+    assert "development mode serves only on loopback" in result.stderr
+
+
+def test_serve_refuses_to_start_without_any_key(cli_env: str) -> None:
+    result = runner.invoke(cli, ["serve", "--port", "1"])
+
+    assert result.exit_code == 1
+    assert "No API key is configured" in result.stderr

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
+from app.auth.dependencies import AdminKey, ReaderKey
 from app.criteria import service
 from app.criteria.dependencies import RegistryDep
 from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
@@ -19,7 +20,9 @@ from app.criteria.models import (
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
 
-router = APIRouter(prefix="/criteria", tags=["criteria"])
+router = APIRouter(
+    prefix="/criteria", tags=["criteria"], responses=problem_responses(401, 403, 429, 503)
+)
 
 SlugPath = Annotated[Slug, Path(description="The set's slug, e.g. `pipu`.")]
 IfMatch = Annotated[
@@ -30,6 +33,7 @@ IfMatch = Annotated[
 
 @router.get("", responses=problem_responses(422))
 def list_criteria_sets(
+    _: ReaderKey,
     session: SessionDep,
     include_archived: Annotated[bool, Query(description="Also list archived sets.")] = False,
 ) -> CriteriaSetList:
@@ -51,6 +55,7 @@ def list_criteria_sets(
     },
 )
 def create_criteria_set(
+    _: AdminKey,
     session: WriteSessionDep,
     registry: RegistryDep,
     response: Response,
@@ -65,7 +70,9 @@ def create_criteria_set(
 
 
 @router.get("/{slug}", responses=problem_responses(404, 422))
-def get_criteria_set(session: SessionDep, response: Response, slug: SlugPath) -> CriteriaSetPublic:
+def get_criteria_set(
+    _: ReaderKey, session: SessionDep, response: Response, slug: SlugPath
+) -> CriteriaSetPublic:
     """Get the current version of a criteria set, with its ETag."""
     found = service.get_set(session, slug)
     response.headers["ETag"] = service.etag(found.version)
@@ -74,6 +81,7 @@ def get_criteria_set(session: SessionDep, response: Response, slug: SlugPath) ->
 
 @router.put("/{slug}", responses=problem_responses(400, 404, 409, 412, 413, 422, 428))
 def replace_criteria_set(
+    _: AdminKey,
     session: WriteSessionDep,
     registry: RegistryDep,
     response: Response,
@@ -94,7 +102,11 @@ def replace_criteria_set(
     responses=problem_responses(404, 409, 412, 422, 428),
 )
 def archive_criteria_set(
-    session: WriteSessionDep, registry: RegistryDep, slug: SlugPath, if_match: IfMatch = None
+    _: AdminKey,
+    session: WriteSessionDep,
+    registry: RegistryDep,
+    slug: SlugPath,
+    if_match: IfMatch = None,
 ) -> None:
     """Archive a criteria set: no new evaluations, history kept. Requires If-Match."""
     service.archive_set(session, slug, if_match)
@@ -103,7 +115,7 @@ def archive_criteria_set(
 
 @router.post("/{slug}/default", responses=problem_responses(404, 409, 422))
 def make_default_criteria_set(
-    session: WriteSessionDep, registry: RegistryDep, response: Response, slug: SlugPath
+    _: AdminKey, session: WriteSessionDep, registry: RegistryDep, response: Response, slug: SlugPath
 ) -> CriteriaSetPublic:
     """Make this set the default, used by evaluations that name no set."""
     made = service.make_default(session, slug)
@@ -113,13 +125,16 @@ def make_default_criteria_set(
 
 
 @router.get("/{slug}/versions", responses=problem_responses(404, 422))
-def list_criteria_versions(session: SessionDep, slug: SlugPath) -> CriteriaVersionList:
+def list_criteria_versions(
+    _: ReaderKey, session: SessionDep, slug: SlugPath
+) -> CriteriaVersionList:
     """List every version of a criteria set, oldest first."""
     return CriteriaVersionList(items=service.list_versions(session, slug))
 
 
 @router.get("/{slug}/versions/{version}", responses=problem_responses(404, 422))
 def get_criteria_version(
+    _: ReaderKey,
     session: SessionDep,
     slug: SlugPath,
     version: Annotated[int, Path(ge=1, le=1_000_000, description="Version number.")],

@@ -24,6 +24,7 @@ class EvaluationRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_evaluation_created_at_id", "created_at", "id"),
         Index("ix_evaluation_subject_ref_created_at", "subject_ref", "created_at"),
+        Index("ix_evaluation_api_key_id_created_at", "api_key_id", "created_at"),
     )
 
     id: uuid.UUID = TableField(default_factory=uuid.uuid4, primary_key=True)
@@ -42,6 +43,7 @@ class EvaluationRecord(SQLModel, table=True):
     summary: str
     to_change: list[str] = TableField(sa_column=Column(JSONColumn, nullable=False))
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+    api_key_id: str | None = TableField(default=None, foreign_key="api_key.id", max_length=12)
 
 
 # --- API models ---------------------------------------------------------------
@@ -199,6 +201,10 @@ class EvaluationPublic(BaseModel):
     summary: str = Field(description="The decision in one sentence.")
     to_change: list[str] = Field(description="What would flip the decision.")
     created_at: datetime = Field(description="When the decision was made.")
+    api_key_id: str | None = Field(
+        default=None,
+        description="Id of the API key that asked for the decision; null in development mode.",
+    )
 
 
 MAX_BATCH = 1000

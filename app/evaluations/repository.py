@@ -17,6 +17,7 @@ class EvaluationFilter:
     subject_ref: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    api_key_id: str | None = None
 
 
 def get(session: Session, evaluation_id: uuid.UUID) -> EvaluationRecord | None:
@@ -38,6 +39,8 @@ def list_page(
         statement = statement.where(EvaluationRecord.criteria_set_slug == filters.criteria_set)
     if filters.subject_ref is not None:
         statement = statement.where(EvaluationRecord.subject_ref == filters.subject_ref)
+    if filters.api_key_id is not None:
+        statement = statement.where(EvaluationRecord.api_key_id == filters.api_key_id)
     if filters.since is not None:
         statement = statement.where(col(EvaluationRecord.created_at) >= filters.since)
     if filters.until is not None:

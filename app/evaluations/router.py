@@ -10,6 +10,9 @@ from pydantic import AwareDatetime
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from app.auth.dependencies import EvaluatorKey, ReaderKey
+from app.auth.guard import Principal
+from app.auth.models import KEY_ID_PATTERN, Role
 from app.criteria.models import Slug
 from app.db import SessionDep
 from app.engine import Decision
@@ -27,7 +30,7 @@ from app.evaluations.models import (
 from app.evaluations.repository import EvaluationFilter
 from app.idempotency import service as idempotency
 
-router = APIRouter(tags=["evaluations"])
+router = APIRouter(tags=["evaluations"], responses=problem_responses(401, 403, 429, 503))
 JSON = "application/json"
 IdempotencyKey = Annotated[
     str | None,
@@ -55,6 +58,7 @@ IdempotencyKey = Annotated[
     },
 )
 async def evaluate(
+    caller: EvaluatorKey,
     request: Request,
     body: Annotated[EvaluationRequest, Body(openapi_examples=EVALUATE_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
@@ -65,7 +69,9 @@ async def evaluate(
     state = request.app.state
 
     async def run(claim: idempotency.Claim | None) -> Response:
-        result, content = await service.evaluate(body, state.registry, state.writer, claim)
+        result, content = await service.evaluate(
+            body, state.registry, state.writer, claim, caller.key_id
+        )
         if result["id"] is None:
             return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
         headers = {"Location": f"/evaluations/{result['id']}"}
@@ -73,7 +79,7 @@ async def evaluate(
             content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON
         )
 
-    return await _idempotent(request, idempotency_key, run)
+    return await _idempotent(request, caller, idempotency_key, run)
 
 
 @router.post(
@@ -82,27 +88,36 @@ async def evaluate(
     responses=problem_responses(400, 409, 413, 422, 503),
 )
 async def evaluate_batch(
-    request: Request, body: BatchRequest, idempotency_key: IdempotencyKey = None
+    caller: EvaluatorKey,
+    request: Request,
+    body: BatchRequest,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
     state = request.app.state
 
     async def run(claim: idempotency.Claim | None) -> Response:
-        content = await service.evaluate_batch(body.items, state.registry, state.writer, claim)
+        content = await service.evaluate_batch(
+            body.items, state.registry, state.writer, claim, caller.key_id
+        )
         return Response(content, media_type=JSON)
 
-    return await _idempotent(request, idempotency_key, run)
+    return await _idempotent(request, caller, idempotency_key, run)
 
 
 async def _idempotent(
     request: Request,
+    caller: Principal,
     key: str | None,
     run: Callable[[idempotency.Claim | None], Awaitable[Response]],
 ) -> Response:
-    """Run the request under its Idempotency-Key, or replay the answer of its first use."""
+    """Run the request under its Idempotency-Key, or replay the answer of its first use.
+
+    Keys are the caller's own: two API keys may use the same Idempotency-Key.
+    """
     if key is None:
         return await run(None)
-    claim = await _claim(request, key)
+    claim = await _claim(request, caller.scope, key)
     if isinstance(claim, Response):
         return claim
     try:
@@ -112,11 +127,11 @@ async def _idempotent(
         raise
 
 
-async def _claim(request: Request, key: str) -> idempotency.Claim | Response:
+async def _claim(request: Request, scope: str, key: str) -> idempotency.Claim | Response:
     """Claim the request's Idempotency-Key, or the stored answer of its first use."""
     digest = idempotency.request_hash(await request.body())
     engine = request.app.state.write_engine
-    found = await run_in_threadpool(idempotency.claim, engine, "", key, digest)
+    found = await run_in_threadpool(idempotency.claim, engine, scope, key, digest)
     if isinstance(found, idempotency.Claim):
         return found
     headers = {"Location": found.location} if found.location else None
@@ -130,6 +145,7 @@ async def _release(request: Request, claim: idempotency.Claim) -> None:
 
 @router.get("/evaluations", responses=problem_responses(422))
 def list_evaluations(
+    caller: ReaderKey,
     session: SessionDep,
     decision: Annotated[Decision | None, Query(description="Only this decision.")] = None,
     criteria_set: Annotated[Slug | None, Query(description="Only this set's slug.")] = None,
@@ -140,23 +156,41 @@ def list_evaluations(
     until: Annotated[
         AwareDatetime | None, Query(description="Made before (ISO 8601 with zone).")
     ] = None,
+    api_key: Annotated[
+        str | None,
+        Query(pattern=KEY_ID_PATTERN, description="Only those asked for by this API key id."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> EvaluationPage:
-    """List stored decisions, newest first, with cursor pagination."""
+    """List stored decisions, newest first, with cursor pagination.
+
+    An evaluator key sees only the decisions it asked for.
+    """
+    if caller.role == Role.evaluator:
+        if api_key is not None and api_key != caller.key_id:
+            return EvaluationPage(items=[], next_cursor=None)
+        api_key = caller.key_id
     filters = EvaluationFilter(
         decision=decision.value if decision else None,
         criteria_set=criteria_set,
         subject_ref=subject,
         since=since,
         until=until,
+        api_key_id=api_key,
     )
     return service.list_evaluations(session, filters, limit=limit, cursor=cursor)
 
 
 @router.get("/evaluations/{evaluation_id}", responses=problem_responses(404, 422))
-def get_evaluation(session: SessionDep, evaluation_id: uuid.UUID) -> EvaluationPublic:
-    """Get a stored decision, exactly as POST /evaluate returned it."""
-    return service.get_evaluation(session, evaluation_id)
+def get_evaluation(
+    caller: ReaderKey, session: SessionDep, evaluation_id: uuid.UUID
+) -> EvaluationPublic:
+    """Get a stored decision, exactly as POST /evaluate returned it.
+
+    An evaluator key finds only the decisions it asked for (404 for the others).
+    """
+    owner = caller.key_id if caller.role == Role.evaluator else None
+    return service.get_evaluation(session, evaluation_id, owner=owner)

@@ -44,15 +44,17 @@ async def evaluate(
     registry: CriteriaRegistry,
     writer: DecisionWriter,
     claim: Claim | None = None,
+    api_key_id: str | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """Decide on a profile; unless it is a dry run, store the decision before answering.
 
     Returns the payload and its JSON. With a `claim`, a stored decision's answer is
-    recorded against the idempotency key in the same transaction.
+    recorded against the idempotency key in the same transaction. `api_key_id` is the
+    caller's key, recorded with the decision.
     """
     for _ in range(STALE_RETRIES):
         resolved = await _resolve(request, registry)
-        payload, row = decide(request, resolved)
+        payload, row = decide(request, resolved, api_key_id)
         content = to_json(payload)
         completion = None
         if claim is not None:
@@ -73,6 +75,7 @@ async def evaluate_batch(
     registry: CriteriaRegistry,
     writer: DecisionWriter,
     claim: Claim | None = None,
+    api_key_id: str | None = None,
 ) -> bytes:
     """Decide on every item; store the valid ones together, in one transaction."""
     requests = [_parse(item) for item in items]
@@ -87,7 +90,7 @@ async def evaluate_batch(
                 continue
             try:
                 resolved = await _resolve(request, registry)
-                outcomes.append(decide(request, resolved))
+                outcomes.append(decide(request, resolved, api_key_id))
             except ReflexeError as error:
                 outcomes.append(error)
                 continue
@@ -107,7 +110,9 @@ async def evaluate_batch(
     raise Conflict("The criteria sets kept changing while deciding; retry.")
 
 
-def decide(request: EvaluationRequest, resolved: ResolvedCriteria | None) -> Decided:
+def decide(
+    request: EvaluationRequest, resolved: ResolvedCriteria | None, api_key_id: str | None = None
+) -> Decided:
     """Run the engine: the response payload and, unless a dry run, the row to store.
 
     The payload is built as plain JSON-ready data rather than validated models: this is
@@ -139,6 +144,7 @@ def decide(request: EvaluationRequest, resolved: ResolvedCriteria | None) -> Dec
         "summary": outcome.summary,
         "to_change": list(outcome.to_change),
         "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "api_key_id": api_key_id,
     }
     if resolved is None or evaluation_id is None:
         return payload, None
@@ -159,6 +165,7 @@ def decide(request: EvaluationRequest, resolved: ResolvedCriteria | None) -> Dec
         "summary": outcome.summary,
         "to_change": to_json(outcome.to_change).decode(),
         "created_at": created_at,
+        "api_key_id": api_key_id,
     }
     return payload, row
 
@@ -259,10 +266,15 @@ def _outcome(result: CriterionResult) -> dict[str, Any]:
     }
 
 
-def get_evaluation(session: Session, evaluation_id: uuid.UUID) -> EvaluationPublic:
-    """A stored decision, exactly as it was returned when it was made."""
+def get_evaluation(
+    session: Session, evaluation_id: uuid.UUID, *, owner: str | None = None
+) -> EvaluationPublic:
+    """A stored decision, exactly as it was returned when it was made.
+
+    With an `owner`, only a decision asked for by that API key is found.
+    """
     record = repository.get(session, evaluation_id)
-    if record is None:
+    if record is None or (owner is not None and record.api_key_id != owner):
         raise NotFound(f"No evaluation '{evaluation_id}'.")
     return _public(record)
 
@@ -298,6 +310,7 @@ def _public(record: EvaluationRecord) -> EvaluationPublic:
         summary=record.summary,
         to_change=record.to_change,
         created_at=record.created_at,
+        api_key_id=record.api_key_id,
     )
 
 

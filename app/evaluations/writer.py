@@ -47,6 +47,7 @@ COLUMNS = (
     "summary",
     "to_change",
     "created_at",
+    "api_key_id",
 )
 JSON_COLUMNS = frozenset({"answers", "attributes", "results", "to_change"})
 

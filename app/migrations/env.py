@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
+import app.auth.models
 import app.criteria.models
 import app.evaluations.models
 import app.idempotency.models  # noqa: F401  (register the tables)

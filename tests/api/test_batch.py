@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import local_client
 from tests.factories import make_criteria_set
 
 
@@ -77,10 +78,12 @@ def test_batch_size_is_bounded(client: TestClient, items: Any, field: str) -> No
 
 
 def test_a_batch_over_its_body_limit_is_413(tmp_path: object) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/b.db", max_batch_body_bytes=2048)
+    settings = Settings(
+        dev_mode=True, database_url=f"sqlite:///{tmp_path}/b.db", max_batch_body_bytes=2048
+    )
     items = [{"subject": {"ref": "x" * 100}} for _ in range(30)]
 
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         response = client.post("/evaluate/batch", json={"items": items})
         small = client.post("/evaluate/batch", json={"items": items[:2]})
 

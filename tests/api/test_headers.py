@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import local_client
 
 
 @pytest.mark.parametrize(
@@ -36,9 +37,11 @@ def test_no_cors_headers_unless_configured(client: TestClient) -> None:
 
 def test_configured_origins_may_call_from_a_browser(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/cors.db", cors_origins=["https://admin.example"]
+        dev_mode=True,
+        database_url=f"sqlite:///{tmp_path}/cors.db",
+        cors_origins=["https://admin.example"],
     )
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         allowed = client.options(
             "/criteria",
             headers={"Origin": "https://admin.example", "Access-Control-Request-Method": "PUT"},

@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import local_client
 
 
 def test_healthz(client: TestClient) -> None:
@@ -15,9 +16,11 @@ def test_readyz_when_migrated(client: TestClient) -> None:
 
 
 def test_readyz_503_when_the_schema_is_not_migrated(tmp_path: object) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.db", migrate_on_start=False)
+    settings = Settings(
+        dev_mode=True, database_url=f"sqlite:///{tmp_path}/empty.db", migrate_on_start=False
+    )
 
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         response = client.get("/readyz")
 
     assert response.status_code == 503
@@ -28,12 +31,13 @@ def test_readyz_503_when_the_schema_is_not_migrated(tmp_path: object) -> None:
 
 def test_readyz_503_when_the_database_is_unreachable() -> None:
     settings = Settings(
+        dev_mode=True,
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
         migrate_on_start=False,
         db_pool_timeout=1,
     )
 
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         response = client.get("/readyz")
         live = client.get("/healthz")
 
@@ -44,12 +48,13 @@ def test_readyz_503_when_the_database_is_unreachable() -> None:
 
 def test_reads_answer_503_when_the_database_is_unreachable() -> None:
     settings = Settings(
+        dev_mode=True,
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
         migrate_on_start=False,
         db_pool_timeout=1,
     )
 
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         listed = client.get("/evaluations")
         criteria = client.get("/criteria/pipu")
         evaluated = client.post("/evaluate", json={})

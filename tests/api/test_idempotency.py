@@ -7,6 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from tests.factories import new_key
+
 BODY = {"subject": {"ref": "https://example.org/in/ada"}, "answers": {"pertinence": True}}
 
 
@@ -103,4 +105,23 @@ def test_keys_expire_after_a_day(client: TestClient) -> None:
     again = post(client, "old")
 
     assert again.status_code == 201
+    assert stored(client) == 2
+
+
+def test_keys_belong_to_the_calling_api_key(client: TestClient) -> None:
+    headers = [
+        {"Authorization": f"Bearer {new_key(client, 'evaluator')}", "Idempotency-Key": "shared"}
+        for _ in range(2)
+    ]
+    other_body = {**BODY, "answers": {"utilite": True}}
+
+    first = client.post("/evaluate", json=BODY, headers=headers[0])
+    second = client.post("/evaluate", json=other_body, headers=headers[1])
+    first_again = client.post("/evaluate", json=BODY, headers=headers[0])
+    second_again = client.post("/evaluate", json=other_body, headers=headers[1])
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+    assert first_again.content == first.content
+    assert second_again.content == second.content
     assert stored(client) == 2

@@ -109,7 +109,7 @@ def test_a_set_replaced_by_another_worker_is_used_at_once(
     client: TestClient, settings: Settings
 ) -> None:
     other = create_app(settings.model_copy(update={"migrate_on_start": False}))
-    with TestClient(other) as second_worker:
+    with TestClient(other, headers=client.headers) as second_worker:
         before = second_worker.post("/evaluate", json={"answers": {"pertinence": True}})
         current = client.get("/criteria/pipu")
         content = content_of(current.json())
@@ -141,7 +141,7 @@ def test_a_set_archived_by_another_worker_refuses_at_once(
         },
     )
     other = create_app(settings.model_copy(update={"migrate_on_start": False}))
-    with TestClient(other) as second_worker:
+    with TestClient(other, headers=client.headers) as second_worker:
         before = second_worker.post("/evaluate", json={"criteria_set": "brief"})
         etag = client.get("/criteria/brief").headers["etag"]
         assert client.delete("/criteria/brief", headers={"If-Match": etag}).status_code == 204

@@ -37,7 +37,13 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen[byte
             "--log-level",
             "warning",
         ],
-        env={**os.environ, "REFLEXE_DATABASE_URL": url},
+        # Development mode: the tests call from loopback without a key, and unthrottled.
+        env={
+            **os.environ,
+            "REFLEXE_DATABASE_URL": url,
+            "REFLEXE_DEV_MODE": "true",
+            "REFLEXE_RATE_LIMIT": "",
+        },
         start_new_session=True,
     )
     deadline = time.monotonic() + 30

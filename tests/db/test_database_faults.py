@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import local_client
 from tests.db.servers import fresh_postgres
 
 
@@ -20,9 +21,13 @@ def postgres_url() -> str:
 @pytest.fixture
 def small_pool_client(postgres_url: str) -> Iterator[TestClient]:
     settings = Settings(
-        database_url=postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5
+        dev_mode=True,
+        database_url=postgres_url,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=0.5,
     )
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         yield client
 
 

@@ -1,0 +1,52 @@
+"""Request dependencies of the auth domain: the caller, checked for a role."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.guard import KeyGuard, Principal
+from app.auth.models import Role
+from app.errors import Forbidden
+
+# Documents the scheme in OpenAPI; KeyGuard reads the header itself, so that a header
+# with another scheme is refused rather than taken for no header at all.
+bearer = HTTPBearer(
+    scheme_name="ApiKey",
+    bearerFormat="rfx_<id>_<secret>",
+    description="An API key, created with `reflexe keys create` or `POST /keys`.",
+    auto_error=False,
+)
+
+
+class RequireRole:
+    """Authenticate the caller, count the request against its rate limit, check its role."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    async def __call__(
+        self,
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        guard: KeyGuard = request.app.state.guard
+        principal = await guard.authenticate(request)
+        await guard.limit(principal)
+        if principal.role not in self.roles:
+            allowed = " or ".join(role.value for role in self.roles)
+            raise Forbidden(f"This needs an {allowed} key; this key's role is {principal.role}.")
+        return principal
+
+
+AdminKey = Annotated[Principal, Depends(RequireRole(Role.admin))]
+EvaluatorKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.evaluator))]
+ReaderKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.evaluator, Role.auditor))]
+
+
+async def get_guard(request: Request) -> KeyGuard:
+    guard: KeyGuard = request.app.state.guard
+    return guard
+
+
+GuardDep = Annotated[KeyGuard, Depends(get_guard)]
