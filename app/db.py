@@ -1,5 +1,6 @@
 """Database engine, sessions and the column types shared by every table."""
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,12 +55,20 @@ def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for the configured database, tuned for concurrent use."""
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
+        connect_args = {}
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            # The pool timeout bounds the wait for a pooled connection, not the opening of a
+            # new one: a server that accepts TCP but never answers (paused, overloaded, cut
+            # off halfway) would hold a request 130 s, psycopg's default. libpq counts whole
+            # seconds, 2 at least.
+            connect_args["connect_timeout"] = max(2, math.ceil(settings.db_pool_timeout))
         return create_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
+            connect_args=connect_args,
         )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,10 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Connections allowed above the pool size under bursts."
     )
     db_pool_timeout: float = Field(
-        default=5.0, gt=0, description="Seconds to wait for a pooled connection."
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for a pooled connection, and for PostgreSQL to open a "
+        "new one (whole seconds, 2 at least).",
     )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits for a lock before failing."
