@@ -10,9 +10,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
-from app.main import create_app
+from app.auth import service as auth_service
+from app.auth.models import ApiKeyCreate, Role
+from app.db import create_db_engine
+from app.main import create_app, prepare_database
 from app.settings import Settings
+from tests.conftest import SECRET_KEY
 from tests.db.servers import PostgresCluster, private_postgres
 from tests.factories import make_criteria_set
 
@@ -31,13 +36,37 @@ def cluster() -> Iterator[PostgresCluster]:
         yield cluster
 
 
-@pytest.fixture
-def outage_client(cluster: PostgresCluster) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")
+def outage_settings(cluster: PostgresCluster) -> Settings:
     # A pool of two: a connection leaked during the outage would exhaust it afterwards.
-    settings = Settings(
-        database_url=cluster.url, db_pool_size=2, db_max_overflow=0, db_pool_timeout=POOL_TIMEOUT
+    return Settings(
+        database_url=cluster.url,
+        db_pool_size=2,
+        db_max_overflow=0,
+        db_pool_timeout=POOL_TIMEOUT,
+        secret_key=SECRET_KEY,
+        rate_limit="",
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+
+
+@pytest.fixture(scope="module")
+def outage_key(outage_settings: Settings) -> str:
+    """An admin key in the private cluster: requests go through the real key check."""
+    prepare_database(outage_settings)
+    engine = create_db_engine(outage_settings)
+    with Session(engine) as session:
+        created = auth_service.create_key(
+            session, SECRET_KEY.encode(), ApiKeyCreate(name="outage", role=Role.admin)
+        )
+    engine.dispose()
+    return created.key
+
+
+@pytest.fixture
+def outage_client(outage_settings: Settings, outage_key: str) -> Iterator[TestClient]:
+    app = create_app(outage_settings)
+    headers = {"Authorization": f"Bearer {outage_key}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 
