@@ -63,6 +63,8 @@ def main() -> None:
     print(
         f"# {args.db}, {args.workers} worker(s), {args.connections} connections, {args.duration} s"
     )
+    # The bare app gets a key-sized Authorization header too, and ignores it.
+    os.environ.setdefault("REFLEXE_BENCH_KEY", "rfx_000000000000_" + "x" * 43)
     bare = run_wrk_against(["bench.bare:app"], {}, args)
     print(f"bare FastAPI      {line(bare)}")
 
@@ -146,7 +148,7 @@ def batch_phase(base: str, args: argparse.Namespace) -> None:
 
     def client() -> None:
         # A new connection per batch, so that the kernel spreads batches over the workers.
-        headers = {"content-type": "application/json", "connection": "close"}
+        headers = {"content-type": "application/json", "connection": "close", **auth_headers()}
         with httpx.Client(base_url=base, timeout=60) as http:
             while time.monotonic() < deadline:
                 response = http.post("/evaluate/batch", content=payload, headers=headers)
@@ -176,7 +178,7 @@ def batch_phase(base: str, args: argparse.Namespace) -> None:
 def memory_phase(base: str, pids: list[int]) -> None:
     items = [dict(BODY, subject={"ref": f"https://example.org/in/{i}"}) for i in range(1000)]
     payload = json.dumps({"items": items}).encode()
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=auth_headers()) as http:
         http.post("/evaluate/batch", content=payload, headers={"content-type": "application/json"})
         start = [rss_mib(pid) for pid in pids]
         for _ in range(200):
@@ -217,7 +219,7 @@ def breakdown() -> None:
         serialised = [json.dumps(p) for p, _ in decided]
         respond = time.perf_counter() - started
 
-        unit = SimpleNamespace(checks=[resolved], rows=[row for _, row in decided])
+        unit = SimpleNamespace(checks=[resolved], rows=[row for _, row in decided], completion=None)
         started = time.perf_counter()
         writer._write([unit])  # type: ignore[list-item]
         insert = time.perf_counter() - started
@@ -290,15 +292,26 @@ def fresh_database(kind: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def migrated_database(kind: str) -> Iterator[str]:
-    """A fresh database of `kind`, migrated and seeded, as its URL."""
+    """A fresh database of `kind`, migrated and seeded, as its URL.
+
+    It holds one admin API key, put in REFLEXE_BENCH_KEY for wrk and `auth_headers()`: the
+    benchmarks measure requests as they are made in production, key check included.
+    """
     with fresh_database(kind) as url:
-        subprocess.run(
-            [sys.executable, "-m", "app", "migrate"],
-            env={**os.environ, "REFLEXE_DATABASE_URL": url},
+        env = {**os.environ, "REFLEXE_DATABASE_URL": url, "REFLEXE_SECRET_KEY": BENCH_SECRET}
+        created = subprocess.run(
+            [sys.executable, "-m", "app", "keys", "create", "--role", "admin", "--name", "bench"],
+            env=env,
             check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        os.environ["REFLEXE_BENCH_KEY"] = created.stdout.strip()
         yield url
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ['REFLEXE_BENCH_KEY']}"}
 
 
 def count_rows(url: str) -> int:

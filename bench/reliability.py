@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from bench.load import count_rows, migrated_database, server, wrk
+from bench.load import auth_headers, count_rows, migrated_database, server, wrk
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
 
 
 def change_criteria(base: str, stop: threading.Event, side: dict[str, int]) -> None:
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with httpx.Client(base_url=base, timeout=10, headers=auth_headers()) as http:
         while not stop.wait(0.5):
             current = http.get("/criteria/pipu")
             content = {
