@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.auth import service as auth_service
 from app.auth.guard import KeyGuard
+from app.auth.redaction import install_redaction
 from app.auth.router import router as keys_router
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    install_redaction()
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     if settings.cors_origins:

@@ -362,3 +362,18 @@ def test_without_dev_mode_the_service_refuses_to_start_with_no_key(tmp_path: obj
         TestClient(create_app(settings)),
     ):
         pass
+
+
+def test_a_key_sent_in_the_url_is_masked_in_the_access_log(
+    client: TestClient, admin_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    access = logging.getLogger("uvicorn.access")
+
+    # What uvicorn logs for a request, query string included.
+    url = f"/criteria?access_token={admin_key}"
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", url, "1.1", 401)
+
+    logged = caplog.records[-1].getMessage()
+    assert admin_key[16:] not in logged
+    assert f"access_token={admin_key[:17]}[redacted]" in logged

@@ -1,0 +1,31 @@
+"""Keep API keys out of the logs, even when a client puts one where it does not belong."""
+
+import logging
+import re
+
+# A key's secret part; the public id before it stays, to tell which key leaked.
+_SECRET = re.compile(r"(rfx_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(r"\1[redacted]", text)
+
+
+class RedactKeys(logging.Filter):
+    """Mask the secret of any API key in a record (uvicorn's access log shows query strings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_redaction() -> None:
+    """Add the filter to the loggers that may see request lines (once per logger)."""
+    # Filters do not apply to records propagated from child loggers: name each one.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeys) for f in logger.filters):
+            logger.addFilter(RedactKeys())
