@@ -41,10 +41,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-        _empty(app.state.engine)
+        empty_database(app.state.engine)
 
 
-def _empty(engine: Engine) -> None:
+def empty_database(engine: Engine) -> None:
+    """Delete every row, so the next test starts from a clean database."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
