@@ -51,6 +51,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+NUL_MESSAGE = "must not contain the character U+0000"
+
+
+def find_nul(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where JSON-like `value` holds U+0000, in a text or a key, if anywhere.
+
+    PostgreSQL stores no U+0000 in text or JSONB, so the API refuses it on every backend
+    before anything is written.
+    """
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*loc, key) if "\x00" in key else find_nul(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
 def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for the configured database, tuned for concurrent use."""
     url = make_url(settings.database_url)

@@ -67,7 +67,7 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     headers = {"Authorization": f"Bearer {admin_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
-        _empty(app.state.engine, admin_key)
+        empty_database(app.state.engine, admin_key)
 
 
 def local_client(app: FastAPI) -> TestClient:
@@ -75,7 +75,8 @@ def local_client(app: FastAPI) -> TestClient:
     return TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
 
 
-def _empty(engine: Engine, admin_key: str) -> None:
+def empty_database(engine: Engine, admin_key: str) -> None:
+    """Delete every row but the admin key, so the next test starts from a clean database."""
     keep = auth_service.key_id_of(admin_key)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":

@@ -3,7 +3,8 @@
 `KeyGuard` lives on `app.state`. It recognises the bearer token of a request with no
 query on the hot path: what it read of a key is kept for `key_cache_seconds` (revocations
 made through this process take effect at once, those made elsewhere within that delay).
-It then counts the request against the key's rate limits (the `limits` library).
+It then counts the request against the key's rate limits (the `limits` library, with a
+moving window: exact, so a burst across a window boundary gets no extra allowance).
 """
 
 import ipaddress
@@ -16,7 +17,7 @@ from cachetools import TTLCache
 from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -76,7 +77,7 @@ class KeyGuard:
         if self._limits:
             storage = storage_from_string(rate_limit_storage)
             assert isinstance(storage, Storage), "the settings admit async storages only"
-            self._limiter = SlidingWindowCounterRateLimiter(storage)
+            self._limiter = MovingWindowRateLimiter(storage)
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller of `request`, or 401."""

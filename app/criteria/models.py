@@ -3,7 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -20,12 +30,15 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")]
 
 MAX_CRITERIA = 50
+MAX_VERSION = 1_000_000  # far above any real history, within every integer column
 MAX_PARAMS = 100
 
 RuleTree = Annotated[dict[str, Any], WithJsonSchema(CONDITION_REF)]
 ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+# List items are strict: a boolean stays a boolean, which the engine refuses in a list,
+# instead of silently becoming 0 or 1.
 ParamValue = Annotated[
-    str | int | float | bool | list[str | int | float],
+    str | int | float | bool | list[StrictStr | StrictInt | StrictFloat | StrictBool],
     WithJsonSchema(
         {
             "anyOf": [

@@ -1,14 +1,15 @@
 """HTTP routes for criteria sets: /criteria."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
 from app.auth.dependencies import AdminKey, ReaderKey
-from app.criteria import service
+from app.criteria import links, service
 from app.criteria.dependencies import RegistryDep
 from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
 from app.criteria.models import (
+    MAX_VERSION,
     CriteriaContent,
     CriteriaSetCreate,
     CriteriaSetList,
@@ -25,10 +26,30 @@ router = APIRouter(
 )
 
 SlugPath = Annotated[Slug, Path(description="The set's slug, e.g. `pipu`.")]
-IfMatch = Annotated[
-    str | None,
-    Header(description="The ETag of the version you are changing (from GET).", max_length=512),
-]
+# If-Match is read as optional, so that its absence is answered 428 Precondition Required
+# rather than the framework's 422, and documented by hand as the required header it is.
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=512, include_in_schema=False)]
+IF_MATCH_DOCS: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": "The ETag of the version you are changing (from GET or the last "
+            "write), or `*` for the current one. Missing: 428; not the current version: 412.",
+            # RFC 9110 §13.1.1: "*" or a comma-separated list of entity tags, weak or strong.
+            "schema": {
+                "type": "string",
+                "maxLength": 512,
+                "pattern": r'^(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)$',
+            },
+        }
+    ]
+}
+ETAG_HEADER = {
+    "description": "Identifies this version of the set; send it back in If-Match to change it.",
+    "schema": {"type": "string"},
+}
 
 
 @router.get("", responses=problem_responses(422))
@@ -46,10 +67,8 @@ def list_criteria_sets(
     status_code=status.HTTP_201_CREATED,
     responses={
         201: {
-            "headers": {
-                "Location": {"schema": {"type": "string"}},
-                "ETag": {"schema": {"type": "string"}},
-            }
+            "headers": {"Location": {"schema": {"type": "string"}}, "ETag": ETAG_HEADER},
+            "links": links.CREATED,
         },
         **problem_responses(400, 409, 413, 422),
     },
@@ -69,7 +88,13 @@ def create_criteria_set(
     return created
 
 
-@router.get("/{slug}", responses=problem_responses(404, 422))
+@router.get(
+    "/{slug}",
+    responses={
+        200: {"headers": {"ETag": ETAG_HEADER}, "links": links.READ},
+        **problem_responses(404, 422),
+    },
+)
 def get_criteria_set(
     _: ReaderKey, session: SessionDep, response: Response, slug: SlugPath
 ) -> CriteriaSetPublic:
@@ -79,7 +104,14 @@ def get_criteria_set(
     return found
 
 
-@router.put("/{slug}", responses=problem_responses(400, 404, 409, 412, 413, 422, 428))
+@router.put(
+    "/{slug}",
+    responses={
+        200: {"headers": {"ETag": ETAG_HEADER}, "links": links.REPLACED},
+        **problem_responses(400, 404, 409, 412, 413, 422, 428),
+    },
+    openapi_extra=IF_MATCH_DOCS,
+)
 def replace_criteria_set(
     _: AdminKey,
     session: WriteSessionDep,
@@ -100,6 +132,7 @@ def replace_criteria_set(
     "/{slug}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 409, 412, 422, 428),
+    openapi_extra=IF_MATCH_DOCS,
 )
 def archive_criteria_set(
     _: AdminKey,
@@ -113,7 +146,10 @@ def archive_criteria_set(
     registry.refresh()
 
 
-@router.post("/{slug}/default", responses=problem_responses(404, 409, 422))
+@router.post(
+    "/{slug}/default",
+    responses={200: {"headers": {"ETag": ETAG_HEADER}}, **problem_responses(404, 409, 422)},
+)
 def make_default_criteria_set(
     _: AdminKey, session: WriteSessionDep, registry: RegistryDep, response: Response, slug: SlugPath
 ) -> CriteriaSetPublic:
@@ -137,7 +173,7 @@ def get_criteria_version(
     _: ReaderKey,
     session: SessionDep,
     slug: SlugPath,
-    version: Annotated[int, Path(ge=1, le=1_000_000, description="Version number.")],
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")],
 ) -> CriteriaVersionPublic:
     """Get one immutable version of a criteria set."""
     return service.get_version(session, slug, version)

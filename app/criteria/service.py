@@ -13,7 +13,7 @@ from app.criteria.models import (
     CriteriaVersionPublic,
 )
 from app.criteria.seed import PIPU
-from app.db import utcnow
+from app.db import NUL_MESSAGE, find_nul, utcnow
 from app.engine import CriteriaDefinition, InvalidDefinition, compile_definition
 from app.errors import (
     Conflict,
@@ -22,6 +22,7 @@ from app.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    field_path,
 )
 
 
@@ -31,6 +32,9 @@ def etag(version: int) -> str:
 
 def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
     """Compile validated content into the engine's definition; 422 naming each problem."""
+    nul = find_nul(content.model_dump(mode="json"))
+    if nul is not None:
+        raise InvalidInput([(prefix + field_path(nul), NUL_MESSAGE)])
     try:
         return compile_definition(
             [c.model_dump(mode="json") for c in content.criteria],

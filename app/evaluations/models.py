@@ -4,12 +4,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy import Column, Index
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
-from app.criteria.models import MAX_CRITERIA, CriteriaContent, Slug
+from app.criteria.models import MAX_CRITERIA, MAX_VERSION, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 from app.errors import Problem
@@ -52,6 +61,19 @@ MAX_EXTRA_ATTRIBUTES = 100
 
 SubjectRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _iso_8601(value: object) -> object:
+    """Parse text as ISO 8601 only: pydantic alone reads `2026` as 2026 seconds after 1970."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z") from None
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
 
 
 class Subject(BaseModel):
@@ -133,7 +155,10 @@ class EvaluationRequest(BaseModel):
         "only with `dry_run`. Validated exactly as a saved one.",
     )
     version: int | None = Field(
-        default=None, ge=1, description="Pin an older version of the set; the current when absent."
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Pin an older version of the set; the current when absent.",
     )
     subject: Subject | None = Field(default=None, description="Who is being judged.")
     answers: dict[AnswerKey, StrictBool | None] = Field(

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
-from pydantic import AwareDatetime
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +24,7 @@ from app.evaluations.models import (
     EvaluationPage,
     EvaluationPublic,
     EvaluationRequest,
+    IsoDateTime,
     SubjectRef,
 )
 from app.evaluations.repository import EvaluationFilter
@@ -53,6 +53,13 @@ IdempotencyKey = Annotated[
         201: {
             "description": "Decided and stored.",
             "headers": {"Location": {"schema": {"type": "string"}}},
+            "links": {
+                "GetEvaluation": {
+                    "operationId": "get_evaluation",
+                    "parameters": {"path.evaluation_id": "$response.body#/id"},
+                    "description": "Read the stored decision back from the log.",
+                }
+            },
         },
         **problem_responses(400, 404, 409, 413, 422, 503),
     },
@@ -151,10 +158,10 @@ def list_evaluations(
     criteria_set: Annotated[Slug | None, Query(description="Only this set's slug.")] = None,
     subject: Annotated[SubjectRef | None, Query(description="Only this subject ref.")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Made at or after (ISO 8601 with zone).")
+        IsoDateTime | None, Query(description="Made at or after (ISO 8601 with zone).")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="Made before (ISO 8601 with zone).")
+        IsoDateTime | None, Query(description="Made before (ISO 8601 with zone).")
     ] = None,
     api_key: Annotated[
         str | None,

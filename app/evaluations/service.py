@@ -15,7 +15,7 @@ from uuid_utils.compat import uuid7
 
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
-from app.db import utcnow
+from app.db import NUL_MESSAGE, find_nul, utcnow
 from app.engine import CriteriaDefinition, CriterionResult
 from app.engine import evaluate as run_engine
 from app.errors import Conflict, InvalidInput, NotFound, ReflexeError, field_path
@@ -123,8 +123,8 @@ def decide(
         definition = criteria_service.build_definition(request.criteria, prefix="criteria.")
     else:
         definition = resolved.definition
-    _check_inputs(request, definition, resolved)
     profile = request.profile()
+    _check_inputs(request, profile, definition, resolved)
     outcome = run_engine(definition, request.answers, profile)
     evaluation_id = None if request.dry_run else uuid7()
     created_at = utcnow()
@@ -212,7 +212,10 @@ def _batch_result(outcomes: list[Decided | ReflexeError]) -> dict[str, Any]:
 
 
 def _check_inputs(
-    request: EvaluationRequest, definition: CriteriaDefinition, resolved: ResolvedCriteria | None
+    request: EvaluationRequest,
+    profile: dict[str, Any],
+    definition: CriteriaDefinition,
+    resolved: ResolvedCriteria | None,
 ) -> None:
     keys = {criterion.key for criterion in definition.criteria}
     unknown = [key for key in request.answers if key not in keys]
@@ -231,6 +234,10 @@ def _check_inputs(
                 for key in unknown
             ]
         )
+    subject = request.subject.model_dump() if request.subject is not None else None
+    nul = find_nul({"subject": subject, "attributes": profile})
+    if nul is not None:
+        raise InvalidInput([(field_path(nul), NUL_MESSAGE)])
     extra = request.attributes.model_extra or {}
     if len(extra) > MAX_EXTRA_ATTRIBUTES:
         raise InvalidInput(
@@ -283,6 +290,8 @@ def list_evaluations(
     session: Session, filters: EvaluationFilter, *, limit: int, cursor: str | None
 ) -> EvaluationPage:
     """A page of stored decisions, newest first."""
+    if filters.subject_ref is not None and "\x00" in filters.subject_ref:
+        raise InvalidInput([("subject", NUL_MESSAGE)], location="query")
     after = _decode_cursor(cursor) if cursor else None
     records = repository.list_page(session, filters, limit=limit + 1, after=after)
     page, more = records[:limit], len(records) > limit

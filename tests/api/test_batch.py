@@ -51,6 +51,15 @@ def test_every_item_gets_its_own_result_in_order(client: TestClient) -> None:
     assert sorted(e["id"] for e in listed) == sorted(e["id"] for e in stored)
 
 
+def test_an_item_the_database_cannot_store_is_refused_alone(client: TestClient) -> None:
+    # PostgreSQL stores no U+0000; such an item used to fail the whole batch with a 503.
+    body = batch(client, [{"subject": {"name": "a\x00"}}, {"subject": {"name": "b"}}])
+
+    assert [item["status"] for item in body["items"]] == [422, 201]
+    assert body["items"][0]["problem"]["errors"][0]["field"] == "subject.name"
+    assert [e["subject"]["name"] for e in client.get("/evaluations").json()["items"]] == ["b"]
+
+
 def test_a_full_batch_of_a_thousand_is_stored(client: TestClient) -> None:
     items = [
         {"subject": {"ref": f"p{i}"}, "answers": {"pertinence": i % 2 == 0}} for i in range(1000)

@@ -345,6 +345,14 @@ INVALID_CREATES = {
     "unknown top-level field": (_set("colour", "blue"), ["colour"]),
     "unknown criterion field": (_set("criteria.0.colour", "blue"), ["criteria[0].colour"]),
     "unknown policy field": (_set("policy.threshold", 3), ["policy.threshold"]),
+    # PostgreSQL stores no U+0000: refused on every backend, before anything is written.
+    "NUL in the name": (_set("name", "Tri\x00age"), ["name"]),
+    "NUL in a question": (_set("criteria.1.question", "Is it\x00?"), ["criteria[1].question"]),
+    "NUL in a param": (_set("params", {"words": ["ok", "n\x00"]}), ["params.words[1]"]),
+    "NUL in a rule": (
+        _set("criteria.0.rules", {"attribute": "headline", "operator": "eq", "value": "\x00"}),
+        ["criteria[0].rules.value"],
+    ),
     "several problems at once": (
         lambda body: (
             _set("criteria", [make_criterion("a"), make_criterion("a")])(body),

@@ -91,10 +91,22 @@ def test_filters_by_time_window(client: TestClient) -> None:
         ({"decision": "maybe"}, "decision"),
         ({"since": "yesterday"}, "since"),
         ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"until": "2026"}, "until"),
+        ({"subject": "a\x00"}, "subject"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "W10"}, "cursor"),
     ],
-    ids=["limit-0", "limit-101", "decision", "since-text", "since-naive", "cursor", "cursor-json"],
+    ids=[
+        "limit-0",
+        "limit-101",
+        "decision",
+        "since-text",
+        "since-naive",
+        "until-a-number-not-a-timestamp",
+        "subject-with-nul",
+        "cursor",
+        "cursor-json",
+    ],
 )
 def test_bad_query_parameters_are_422(
     client: TestClient, params: dict[str, Any], field: str

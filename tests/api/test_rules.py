@@ -216,6 +216,21 @@ def test_bad_params_are_422_naming_the_param(client: TestClient) -> None:
     assert response.json()["errors"][0]["field"] == "params.keywords"
 
 
+@pytest.mark.parametrize("value", [[False], ["ceo", True], [1, 2.5, False]])
+def test_a_boolean_in_a_param_list_is_422_not_a_number(client: TestClient, value: Any) -> None:
+    body = make_criteria_set("params")
+    body["params"] = {"keywords": value}
+
+    response = client.post("/criteria", json=body)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0] == {
+        "field": "params.keywords",
+        "location": "body",
+        "message": "a list may hold only texts and numbers",
+    }
+
+
 def test_an_inline_draft_is_tried_without_being_stored(client: TestClient) -> None:
     draft = content_of(
         make_criteria_set(
