@@ -56,6 +56,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--rate-limit",
+        default="",
+        help='REFLEXE_RATE_LIMIT of the server, e.g. "1000000/minute" to measure the limiter; '
+        "none by default",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
@@ -69,7 +75,7 @@ def main() -> None:
     print(f"bare FastAPI      {line(bare)}")
 
     with migrated_database(args.db) as url:
-        env = {"REFLEXE_DATABASE_URL": url}
+        env = {"REFLEXE_DATABASE_URL": url, "REFLEXE_RATE_LIMIT": args.rate_limit}
         with server(["app.main:create_app", "--factory"], env, args.workers) as (base, _):
             wrk(base, 3, args.connections)  # warm-up
             time.sleep(1)  # let the warm-up's last requests land before counting
@@ -253,7 +259,7 @@ def server(target: list[str], env: dict[str, str], workers: int) -> Iterator[tup
             **os.environ,
             "REFLEXE_MIGRATE_ON_START": "false",
             "REFLEXE_SECRET_KEY": BENCH_SECRET,
-            "REFLEXE_RATE_LIMIT": "",  # measure the service, not its throttle
+            "REFLEXE_RATE_LIMIT": "",  # measure the service, not its throttle (--rate-limit)
             **env,
         },
         start_new_session=True,
