@@ -26,4 +26,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# `reflexe serve` migrates once, then refuses to start, with a one-line reason, without
+# REFLEXE_SECRET_KEY and an API key (see the README's Docker section).
+CMD ["reflexe", "serve", "--port", "8000"]
