@@ -276,11 +276,22 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
 
 
+# Connection refused, pool exhausted, server gone: a 503 the client may retry.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+async def render_error(request: Request, exc: Exception) -> JSONResponse:
+    """The problem document of a domain or database error, for code outside the handlers."""
+    if isinstance(exc, ReflexeError):
+        return await _handle_reflexe_error(request, exc)
+    return await _handle_database_unavailable(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReflexeError, _handle_reflexe_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
-    for database_error in (OperationalError, InterfaceError, PoolTimeoutError):
+    for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, _handle_database_unavailable)
     app.add_exception_handler(Exception, _handle_unexpected)
 

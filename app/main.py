@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.auth import service as auth_service
 from app.auth.guard import KeyGuard
+from app.auth.middleware import AuthenticationMiddleware
 from app.auth.redaction import install_redaction
 from app.auth.router import router as keys_router
 from app.criteria import service as criteria_service
@@ -159,6 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_redaction()
     install_error_handlers(app)
+    # Innermost first: authentication runs after the body limit and CORS (a preflight has no
+    # key), and its 401s still get no-store.
+    app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(NoStoreMiddleware)
     if settings.cors_origins:
         app.add_middleware(

@@ -9,8 +9,9 @@ from app.auth.guard import KeyGuard, Principal
 from app.auth.models import Role
 from app.errors import Forbidden
 
-# Documents the scheme in OpenAPI; KeyGuard reads the header itself, so that a header
-# with another scheme is refused rather than taken for no header at all.
+# Documents the scheme in OpenAPI. The header itself is read by AuthenticationMiddleware
+# (through KeyGuard), so that a header with another scheme is refused rather than taken for
+# no header at all, and before any body is read.
 bearer = HTTPBearer(
     scheme_name="ApiKey",
     bearerFormat="rfx_<id>_<secret>",
@@ -31,7 +32,8 @@ class RequireRole:
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         guard: KeyGuard = request.app.state.guard
-        principal = await guard.authenticate(request)
+        # AuthenticationMiddleware recognised the caller before the body was read.
+        principal: Principal = request.state.principal
         await guard.limit(principal)
         if principal.role not in self.roles:
             allowed = " or ".join(role.value for role in self.roles)

@@ -377,3 +377,53 @@ def test_a_key_sent_in_the_url_is_masked_in_the_access_log(
     logged = caplog.records[-1].getMessage()
     assert admin_key[16:] not in logged
     assert f"access_token={admin_key[:17]}[redacted]" in logged
+
+
+def test_a_caller_without_a_key_is_refused_before_its_body_is_read(client: TestClient) -> None:
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    headers = {"content-type": "application/json"}
+
+    malformed = anonymous.post("/evaluate", content=b'{"answers": ', headers=headers)
+    invalid = anonymous.post("/evaluate/batch", json={"items": "nope"})
+    unknown_path = anonymous.get("/nowhere")
+
+    assert [r.status_code for r in (malformed, invalid, unknown_path)] == [401, 401, 401]
+    assert malformed.headers["cache-control"] == "no-store"
+
+
+def test_a_browser_preflight_needs_no_key(settings: Settings, client: TestClient) -> None:
+    with_cors = settings.model_copy(update={"cors_origins": ["https://admin.example"]})
+
+    with TestClient(create_app(with_cors), raise_server_exceptions=False) as browser:
+        preflight = browser.options(
+            "/evaluate",
+            headers={
+                "Origin": "https://admin.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        without_key = browser.post(
+            "/evaluate", json={}, headers={"Origin": "https://admin.example"}
+        )
+
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://admin.example"
+    assert without_key.status_code == 401
+    assert without_key.headers["access-control-allow-origin"] == "https://admin.example"
+
+
+def test_a_key_that_cannot_be_checked_is_a_503(admin_key: str) -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+        migrate_on_start=False,
+        db_pool_timeout=1,
+        secret_key=SECRET_KEY,
+    )
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as app:
+        response = app.get("/criteria", headers=as_key(admin_key))
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"

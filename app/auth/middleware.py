@@ -1,0 +1,38 @@
+"""Authenticate every request before the framework reads its body.
+
+FastAPI parses a JSON body before it runs a route's dependencies: left to a dependency, an
+anonymous caller could still make the service parse megabytes of JSON, and learn from a 400
+or 422 how its request was judged. This middleware answers 401 first; the route's
+`RequireRole` dependency then finds the caller on `request.state` and checks its role.
+"""
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.auth.guard import KeyGuard
+from app.errors import DATABASE_ERRORS, ReflexeError, render_error
+
+# Probes and the API's own documentation are public; everything else needs a key.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"})
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        guard: KeyGuard = scope["app"].state.guard
+        try:
+            principal = await guard.authenticate(request)
+        except Exception as exc:
+            if not isinstance(exc, (ReflexeError, *DATABASE_ERRORS)):
+                raise
+            response = await render_error(request, exc)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
