@@ -1,6 +1,5 @@
 """The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document."""
 
-import ipaddress
 import json
 import os
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import uvicorn
 from sqlmodel import Session
 
 from app.auth import service as auth_service
+from app.auth.guard import is_loopback
 from app.auth.models import ApiKeyCreate, Role
 from app.db import create_db_engine
 from app.errors import ReflexeError
@@ -45,7 +45,7 @@ def serve(
         get_settings.cache_clear()
     settings = get_settings()
     bind = host or settings.host
-    if settings.dev_mode and not _is_loopback(bind):
+    if settings.dev_mode and not is_loopback(bind):
         _fail(
             f"development mode serves only on loopback, not on {bind}: "
             "use --host 127.0.0.1, or API keys without development mode"
@@ -158,15 +158,6 @@ def _secret(settings: Settings) -> bytes:
         return auth_service.secret_of(settings)
     except auth_service.MissingSecret as exc:
         _fail(str(exc))
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _fail(message: str) -> NoReturn:

@@ -38,12 +38,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="session")
 def admin_key(database_url: str) -> str:
     """An admin API key that every test's database keeps; the client fixture sends it."""
-    settings = Settings(database_url=database_url, secret_key=SECRET_KEY)
+    return create_admin_key(Settings(database_url=database_url, secret_key=SECRET_KEY), "tests")
+
+
+def create_admin_key(settings: Settings, name: str) -> str:
+    """Migrate the database of `settings` and create an admin key in it, as the CLI would."""
     prepare_database(settings)
-    engine = create_engine(database_url)
+    engine = create_engine(settings.database_url)
     with Session(engine) as session:
         created = auth_service.create_key(
-            session, SECRET_KEY.encode(), ApiKeyCreate(name="tests", role=Role.admin)
+            session, SECRET_KEY.encode(), ApiKeyCreate(name=name, role=Role.admin)
         )
     engine.dispose()
     return created.key

@@ -68,10 +68,9 @@ class KeyGuard:
         self._engine = engine
         self._secret = secret
         self._dev_mode = dev_mode
-        self._cache: TTLCache[str, _KnownKey | None] = TTLCache(
-            maxsize=10_000, ttl=max(cache_seconds, 1e-9)
+        self._cache: TTLCache[str, _KnownKey | None] | None = (
+            TTLCache(maxsize=10_000, ttl=cache_seconds) if cache_seconds > 0 else None
         )
-        self._cache_seconds = cache_seconds
         self._limits: list[RateLimitItem] = parse_many(rate_limit) if rate_limit else []
         self._limiter = None
         if self._limits:
@@ -87,7 +86,7 @@ class KeyGuard:
             )
         header = request.headers.get("authorization")
         if header is None:
-            if self._dev_mode and _is_loopback(request):
+            if self._dev_mode and request.client and is_loopback(request.client.host):
                 return DEVELOPER
             raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
         scheme, _, token = header.partition(" ")
@@ -115,7 +114,8 @@ class KeyGuard:
 
     def forget(self, key_id: str) -> None:
         """Drop what this process knows of a key, after it changed here."""
-        self._cache.pop(key_id, None)
+        if self._cache is not None:
+            self._cache.pop(key_id, None)
 
     async def limit(self, principal: Principal) -> None:
         """Count a request against the caller's rate limits, or 429 when one is spent."""
@@ -137,15 +137,14 @@ class KeyGuard:
             )
 
     async def _lookup(self, key_id: str) -> _KnownKey | None:
-        if self._cache_seconds > 0:
-            try:
-                return self._cache[key_id]
-            except KeyError:
-                pass
-        known = await run_in_threadpool(self._load, key_id)
-        if self._cache_seconds > 0:
+        if self._cache is None:
+            return await run_in_threadpool(self._load, key_id)
+        try:
+            return self._cache[key_id]
+        except KeyError:
+            known = await run_in_threadpool(self._load, key_id)
             self._cache[key_id] = known
-        return known
+            return known
 
     def _load(self, key_id: str) -> _KnownKey | None:
         with Session(self._engine) as session:
@@ -155,10 +154,11 @@ class KeyGuard:
             return _KnownKey(key.hash, Role(key.role), key.revoked_at is not None)
 
 
-def _is_loopback(request: Request) -> bool:
-    if request.client is None:
-        return False
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address, or `localhost`) is this machine's loopback."""
+    if host == "localhost":
+        return True
     try:
-        return ipaddress.ip_address(request.client.host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

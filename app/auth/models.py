@@ -10,8 +10,8 @@ from sqlmodel import SQLModel
 
 from app.db import UTCDateTime, utcnow
 
-KEY_ID_PATTERN = r"^[0-9a-f]{12}$"
-KeyId = Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)]
+KEY_ID = r"[0-9a-f]{12}"
+KEY_ID_PATTERN = rf"^{KEY_ID}$"
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 

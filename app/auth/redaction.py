@@ -3,8 +3,11 @@
 import logging
 import re
 
+from app.auth.models import KEY_ID
+from app.auth.service import PREFIX
+
 # A key's secret part; the public id before it stays, to tell which key leaked.
-_SECRET = re.compile(r"(rfx_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+_SECRET = re.compile(rf"({PREFIX}{KEY_ID}_)[A-Za-z0-9_-]+")
 
 
 def redact(text: str) -> str:

@@ -13,13 +13,13 @@ import secrets
 from sqlmodel import Session
 
 from app.auth import repository
-from app.auth.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Role
+from app.auth.models import KEY_ID, ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Role
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.settings import Settings
 
 PREFIX = "rfx_"
-TOKEN_PATTERN = re.compile(r"^rfx_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+TOKEN_PATTERN = re.compile(rf"^{PREFIX}({KEY_ID})_[A-Za-z0-9_-]{{43}}$")
 # Used only in development mode without a configured secret; such keys are local toys.
 DEV_SECRET = b"reflexe-local-development-mode-only"
 

@@ -32,15 +32,12 @@ def etag(version: int) -> str:
 
 def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
     """Compile validated content into the engine's definition; 422 naming each problem."""
-    nul = find_nul(content.model_dump(mode="json"))
+    dumped = content.model_dump(mode="json")
+    nul = find_nul(dumped)
     if nul is not None:
         raise InvalidInput([(prefix + field_path(nul), NUL_MESSAGE)])
     try:
-        return compile_definition(
-            [c.model_dump(mode="json") for c in content.criteria],
-            content.policy.model_dump(mode="json"),
-            content.params,
-        )
+        return compile_definition(dumped["criteria"], dumped["policy"], content.params)
     except InvalidDefinition as exc:
         raise InvalidInput([(prefix + path, message) for path, message in exc.problems]) from exc
 

@@ -123,12 +123,13 @@ def decide(
         definition = criteria_service.build_definition(request.criteria, prefix="criteria.")
     else:
         definition = resolved.definition
+    subject = request.subject
+    subject_json = None if subject is None else {"ref": subject.ref, "name": subject.name}
     profile = request.profile()
-    _check_inputs(request, profile, definition, resolved)
+    _check_inputs(request, subject_json, profile, definition, resolved)
     outcome = run_engine(definition, request.answers, profile)
     evaluation_id = None if request.dry_run else uuid7()
     created_at = utcnow()
-    subject = request.subject
     criteria = [_outcome(criterion) for criterion in outcome.criteria]
     payload = {
         "id": None if evaluation_id is None else str(evaluation_id),
@@ -136,7 +137,7 @@ def decide(
         "criteria_set": None
         if resolved is None
         else {"slug": resolved.slug, "version": resolved.version},
-        "subject": None if subject is None else {"ref": subject.ref, "name": subject.name},
+        "subject": subject_json,
         "met": outcome.met,
         "score": outcome.score,
         "needed": outcome.needed,
@@ -213,6 +214,7 @@ def _batch_result(outcomes: list[Decided | ReflexeError]) -> dict[str, Any]:
 
 def _check_inputs(
     request: EvaluationRequest,
+    subject: dict[str, Any] | None,
     profile: dict[str, Any],
     definition: CriteriaDefinition,
     resolved: ResolvedCriteria | None,
@@ -234,7 +236,6 @@ def _check_inputs(
                 for key in unknown
             ]
         )
-    subject = request.subject.model_dump() if request.subject is not None else None
     nul = find_nul({"subject": subject, "attributes": profile})
     if nul is not None:
         raise InvalidInput([(field_path(nul), NUL_MESSAGE)])

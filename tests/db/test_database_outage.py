@@ -10,14 +10,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlmodel import Session
 
-from app.auth import service as auth_service
-from app.auth.models import ApiKeyCreate, Role
-from app.db import create_db_engine
-from app.main import create_app, prepare_database
+from app.main import create_app
 from app.settings import Settings
-from tests.conftest import SECRET_KEY
+from tests.conftest import SECRET_KEY, create_admin_key
 from tests.db.servers import PostgresCluster, private_postgres
 from tests.factories import make_criteria_set
 
@@ -52,14 +48,7 @@ def outage_settings(cluster: PostgresCluster) -> Settings:
 @pytest.fixture(scope="module")
 def outage_key(outage_settings: Settings) -> str:
     """An admin key in the private cluster: requests go through the real key check."""
-    prepare_database(outage_settings)
-    engine = create_db_engine(outage_settings)
-    with Session(engine) as session:
-        created = auth_service.create_key(
-            session, SECRET_KEY.encode(), ApiKeyCreate(name="outage", role=Role.admin)
-        )
-    engine.dispose()
-    return created.key
+    return create_admin_key(outage_settings, "outage")
 
 
 @pytest.fixture
