@@ -1,5 +1,6 @@
 """Database engine, sessions and the column types shared by every table."""
 
+import logging
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,10 +11,13 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # Constraint names that are stable across databases, so migrations can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -49,30 +53,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-NUL_MESSAGE = "must not contain the character U+0000"
-
-
-def find_nul(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where JSON-like `value` holds U+0000, in a text or a key, if anywhere.
-
-    PostgreSQL stores no U+0000 in text or JSONB, so the API refuses it on every backend
-    before anything is written.
-    """
-    if isinstance(value, str):
-        return loc if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = (*loc, key) if "\x00" in key else find_nul(item, (*loc, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_nul(item, (*loc, index))
-            if found is not None:
-                return found
-    return None
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -131,16 +111,29 @@ def begin_immediately(engine: Engine) -> Engine:
     return immediate
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+def _session(engine: Engine) -> Iterator[Session]:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError as exc:
+            # The connection died once the work was done (a killed backend, a restart):
+            # the answer stands, and the pool has already discarded the connection.
+            logger.warning("closing a database session failed: %s", exc.__class__.__name__)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    yield from _session(request.app.state.engine)
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
     """A session whose transaction takes SQLite's write lock first (see begin_immediately)."""
-    with Session(request.app.state.write_engine, expire_on_commit=False) as session:
-        yield session
+    yield from _session(request.app.state.write_engine)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
-WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+# Closed when the route returns, before the response is sent: whatever the closing meets
+# becomes part of this request's answer, never an error after the answer has started.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]

@@ -265,7 +265,16 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # Connection refused, pool exhausted, server gone: the client may retry later.
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    # The class names only: a driver's message quotes the statement and its parameters,
+    # which may hold profile data.
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    logger.warning(
+        "database unavailable on %s %s: %s%s",
+        request.method,
+        request.url.path,
+        exc.__class__.__name__,
+        f" ({cause.__class__.__name__})" if cause is not None else "",
+    )
     return await _handle_reflexe_error(
         request, ServiceUnavailable("The database is unavailable; retry shortly.")
     )

@@ -4,11 +4,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
 from app.db import UTCDateTime, utcnow
+from app.jsonvalues import REQUEST_MODEL
 
 KEY_ID = r"[0-9a-f]{12}"
 KEY_ID_PATTERN = rf"^{KEY_ID}$"
@@ -44,7 +45,7 @@ class ApiKey(SQLModel, table=True):
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     name: KeyName = Field(description="What the key is for, e.g. `ci` or `crm-sync`.")
     role: Role = Field(description="What the key may do.")

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -21,6 +20,7 @@ from sqlmodel import SQLModel
 from app.criteria.rules_schema import CONDITION_REF
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Mode, UnknownMode
+from app.jsonvalues import REQUEST_MODEL
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
@@ -108,7 +108,7 @@ class CriteriaVersion(SQLModel, table=True):
 class CriterionSpec(BaseModel):
     """One criterion of a set: a yes/no question about the profile."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     key: Slug = Field(description="Identifier of the criterion, unique in its set.")
     label: ShortText = Field(description="Short name shown in summaries.")
@@ -133,7 +133,7 @@ class CriterionSpec(BaseModel):
 class PolicySpec(BaseModel):
     """How the criteria met turn into a decision."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     mode: Mode = Field(
         default=Mode.COUNT,
@@ -158,7 +158,7 @@ class PolicySpec(BaseModel):
 class CriteriaContent(BaseModel):
     """The content of a criteria set, as sent to create or replace it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     name: ShortText = Field(description="Human name of the set.")
     description: LongText = Field(default="", description="What the set is for.")

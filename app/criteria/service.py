@@ -13,7 +13,7 @@ from app.criteria.models import (
     CriteriaVersionPublic,
 )
 from app.criteria.seed import PIPU
-from app.db import NUL_MESSAGE, find_nul, utcnow
+from app.db import utcnow
 from app.engine import CriteriaDefinition, InvalidDefinition, compile_definition
 from app.errors import (
     Conflict,
@@ -24,6 +24,7 @@ from app.errors import (
     PreconditionRequired,
     field_path,
 )
+from app.jsonvalues import find_problem
 
 
 def etag(version: int) -> str:
@@ -32,10 +33,15 @@ def etag(version: int) -> str:
 
 def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
     """Compile validated content into the engine's definition; 422 naming each problem."""
+    for index, criterion in enumerate(content.criteria):
+        # Rule trees are free-form JSON until compiled: check them before any dump walks them.
+        found = find_problem(criterion.rules, ("criteria", index, "rules"))
+        if found is not None:
+            raise InvalidInput([(prefix + field_path(found[0]), found[1])])
     dumped = content.model_dump(mode="json")
-    nul = find_nul(dumped)
-    if nul is not None:
-        raise InvalidInput([(prefix + field_path(nul), NUL_MESSAGE)])
+    found = find_problem(dumped)
+    if found is not None:
+        raise InvalidInput([(prefix + field_path(found[0]), found[1])])
     try:
         return compile_definition(dumped["criteria"], dumped["policy"], content.params)
     except InvalidDefinition as exc:

@@ -1,10 +1,11 @@
 """Evaluations: the decision log table and the evaluate API's models."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -14,6 +15,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Index
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -22,6 +24,7 @@ from app.criteria.models import MAX_CRITERIA, MAX_VERSION, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 from app.errors import Problem
+from app.jsonvalues import REQUEST_MODEL
 
 # --- table ------------------------------------------------------------------
 
@@ -70,16 +73,28 @@ def _iso_8601(value: object) -> object:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z") from None
+        raise PydanticCustomError(
+            "iso_8601", "expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"
+        ) from None
 
 
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC, which is how every timestamp is stored and compared."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "out of range: it must fall between years 1 and 9999 in UTC"
+        ) from None
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_utc)]
 
 
 class Subject(BaseModel):
     """Who is being judged."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     ref: SubjectRef | None = Field(
         default=None, description="A stable identifier, such as the profile URL."
@@ -97,7 +112,7 @@ class ProfileAttributes(BaseModel):
     """Raw profile attributes that criterion rules judge. Every field is optional and other
     attributes are allowed; rules read any of them, nested ones by dotted path."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     headline: Text | None = Field(default=None, description="The profile's headline.")
     current_title: Text | None = Field(default=None, description="Current job title.")
@@ -132,7 +147,7 @@ class EvaluationRequest(BaseModel):
     """A profile to judge against a criteria set."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **REQUEST_MODEL,
         json_schema_extra={
             "examples": [
                 {
@@ -238,7 +253,7 @@ MAX_BATCH = 1000
 class BatchRequest(BaseModel):
     """Up to 1,000 evaluation requests, judged and stored together."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL
 
     items: Annotated[
         list[Any],

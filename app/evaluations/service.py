@@ -15,7 +15,7 @@ from uuid_utils.compat import uuid7
 
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
-from app.db import NUL_MESSAGE, find_nul, utcnow
+from app.db import utcnow
 from app.engine import CriteriaDefinition, CriterionResult
 from app.engine import evaluate as run_engine
 from app.errors import Conflict, InvalidInput, NotFound, ReflexeError, field_path
@@ -28,15 +28,19 @@ from app.evaluations.models import (
     EvaluationPublic,
     EvaluationRecord,
     EvaluationRequest,
+    IsoDateTime,
     Subject,
 )
 from app.evaluations.repository import EvaluationFilter
 from app.evaluations.writer import Completion, DecisionWriter
 from app.idempotency.service import Claim
+from app.jsonvalues import NUL_MESSAGE, find_problem
 
 Decided = tuple[dict[str, Any], dict[str, Any] | None]
 STALE_RETRIES = 3
 _REQUEST = TypeAdapter(EvaluationRequest)
+# A cursor is the (created_at, id) of the last decision of a page, as JSON in base64.
+_CURSOR = TypeAdapter(tuple[IsoDateTime, uuid.UUID])
 
 
 async def evaluate(
@@ -123,10 +127,10 @@ def decide(
         definition = criteria_service.build_definition(request.criteria, prefix="criteria.")
     else:
         definition = resolved.definition
+    _check_inputs(request, definition, resolved)
     subject = request.subject
     subject_json = None if subject is None else {"ref": subject.ref, "name": subject.name}
     profile = request.profile()
-    _check_inputs(request, subject_json, profile, definition, resolved)
     outcome = run_engine(definition, request.answers, profile)
     evaluation_id = None if request.dry_run else uuid7()
     created_at = utcnow()
@@ -213,11 +217,7 @@ def _batch_result(outcomes: list[Decided | ReflexeError]) -> dict[str, Any]:
 
 
 def _check_inputs(
-    request: EvaluationRequest,
-    subject: dict[str, Any] | None,
-    profile: dict[str, Any],
-    definition: CriteriaDefinition,
-    resolved: ResolvedCriteria | None,
+    request: EvaluationRequest, definition: CriteriaDefinition, resolved: ResolvedCriteria | None
 ) -> None:
     keys = {criterion.key for criterion in definition.criteria}
     unknown = [key for key in request.answers if key not in keys]
@@ -236,10 +236,16 @@ def _check_inputs(
                 for key in unknown
             ]
         )
-    nul = find_nul({"subject": subject, "attributes": profile})
-    if nul is not None:
-        raise InvalidInput([(field_path(nul), NUL_MESSAGE)])
-    extra = request.attributes.model_extra or {}
+    subject = request.subject
+    attributes = request.attributes
+    # The attributes as received (before any dump walks them): free-form, so checked here.
+    raw = {name: getattr(attributes, name) for name in attributes.model_fields_set}
+    found = find_problem(raw, ("attributes",))
+    if found is None and subject is not None:
+        found = find_problem({"ref": subject.ref, "name": subject.name}, ("subject",))
+    if found is not None:
+        raise InvalidInput([(field_path(found[0]), found[1])])
+    extra = attributes.model_extra or {}
     if len(extra) > MAX_EXTRA_ATTRIBUTES:
         raise InvalidInput(
             [
@@ -332,12 +338,8 @@ def _encode_cursor(record: EvaluationRecord) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, last_id = json.loads(raw)
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return when, uuid.UUID(last_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        return _CURSOR.validate_json(raw, strict=True)
+    except (binascii.Error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise InvalidInput(
             [("cursor", "not a cursor returned by this endpoint")], location="query"
         ) from exc

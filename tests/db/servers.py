@@ -67,6 +67,18 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen[byte
     pytest.fail("the server did not start")
 
 
+@contextmanager
+def running_server(url: str, workers: int = 1) -> Iterator[str]:
+    """A server on `url` for the block, as its base URL; stopped with SIGTERM afterwards."""
+    port = free_port()
+    process = start_server(url, port, workers)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 def fresh_postgres(name: str) -> str:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -1,0 +1,183 @@
+"""Inputs that once broke the service: each is now a 4xx naming the field, on both backends."""
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_errors import assert_problem
+from tests.factories import make_criteria_set, make_criterion
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def nested(depth: int) -> Any:
+    """A value nested `depth` levels deep: {"a": {"a": ... 1}}."""
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def nested_json(depth: int) -> str:
+    """The JSON text of `nested(depth)`, built without recursion."""
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+def cursor_of(raw: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def field_errors(body: dict[str, Any]) -> list[str]:
+    return [error["field"] for error in body["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("since", "0001-01-01T00:00:00+01:00"), ("until", "9999-12-31T23:59:59-01:00")],
+)
+def test_a_time_bound_outside_the_utc_range_is_422(
+    client: TestClient, name: str, value: str
+) -> None:
+    body = assert_problem(client.get("/evaluations", params={name: value}), 422)
+
+    assert body["errors"] == [
+        {
+            "field": name,
+            "location": "query",
+            "message": "out of range: it must fall between years 1 and 9999 in UTC",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ["2026-01-01T00:00:00+00:00", 123],
+        ["2026-01-01T00:00:00+00:00", ["a"]],
+        ["0001-01-01T00:00:00+01:00", "019ac1c2-5f7e-7d43-9a57-2d1c8f0f6a11"],
+        ["2026-01-01T00:00:00", "019ac1c2-5f7e-7d43-9a57-2d1c8f0f6a11"],
+        [1, 2, 3],
+        {"created_at": "2026-01-01T00:00:00+00:00"},
+        None,
+    ],
+)
+def test_a_cursor_of_the_wrong_shape_is_422(client: TestClient, raw: Any) -> None:
+    body = assert_problem(client.get("/evaluations", params={"cursor": cursor_of(raw)}), 422)
+
+    assert field_errors(body) == ["cursor"]
+
+
+@pytest.mark.parametrize("depth", [32, 255, 500, 900])
+def test_attributes_nested_too_deep_are_422(client: TestClient, depth: int) -> None:
+    content = '{"attributes": {"x": %s}}' % nested_json(depth)
+
+    response = client.post("/evaluate", content=content, headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "attributes.x" + ".a" * 31
+    assert "nested deeper than 32 levels" in problem["errors"][0]["message"]
+    assert client.get("/evaluations").json()["items"] == []
+
+
+def test_attributes_nested_32_levels_are_accepted(client: TestClient) -> None:
+    # The attributes object is the first level, x the second, and x holds 30 more.
+    response = client.post("/evaluate", json={"attributes": {"x": nested(31)}})
+
+    assert response.status_code == 201, response.text
+
+
+def test_a_batch_item_nested_too_deep_fails_alone(client: TestClient) -> None:
+    deep = '{"attributes": {"x": %s}}' % nested_json(900)
+    content = '{"items": [{"answers": {"pertinence": true}}, %s, {}]}' % deep
+
+    response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [item["status"] for item in result["items"]] == [201, 422, 201]
+    assert result["items"][1]["problem"]["errors"][0]["field"].startswith("attributes.x.a.a")
+    assert len(client.get("/evaluations").json()["items"]) == 2
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_attributes_are_422(client: TestClient, constant: str) -> None:
+    content = '{"attributes": {"score": %s, "mutual_connections": 3}}' % constant
+
+    response = client.post("/evaluate", content=content, headers=JSON_HEADERS)
+
+    body = assert_problem(response, 422)
+    assert field_errors(body) == ["attributes.score"]
+    assert "finite number" in body["errors"][0]["message"]
+    assert client.get("/evaluations").json()["items"] == []
+
+
+def test_non_finite_numbers_in_a_batch_item_fail_that_item(client: TestClient) -> None:
+    content = '{"items": [{"attributes": {"tags": [1, NaN]}}, {"answers": {"utilite": true}}]}'
+
+    response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
+
+    result = response.json()
+    assert [item["status"] for item in result["items"]] == [422, 201]
+    assert result["items"][0]["problem"]["errors"][0]["field"] == "attributes.tags[1]"
+
+
+@pytest.mark.parametrize(
+    ("where", "expected_field"),
+    [
+        ('"params": {"threshold": NaN}', "params.threshold"),
+        ('"params": {"levels": [1, Infinity]}', "params.levels"),
+        ('"policy": {"accept_at": Infinity}', "policy.accept_at"),
+    ],
+)
+def test_non_finite_numbers_in_a_criteria_set_are_422(
+    client: TestClient, where: str, expected_field: str
+) -> None:
+    body = make_criteria_set("nan")
+    body.pop("policy")
+    content = json.dumps(body)[:-1] + ", " + where + "}"
+    if "policy" not in where:
+        content = content[:-1] + ', "policy": {"accept_at": 1}}'
+
+    response = client.post("/criteria", content=content, headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert all(field.startswith(expected_field) for field in field_errors(problem))
+    assert client.get("/criteria/nan").status_code == 404
+
+
+def test_non_finite_numbers_in_a_rule_are_422(client: TestClient) -> None:
+    body = make_criteria_set(
+        "nanrule", criteria=[make_criterion("warm", rules={"attribute": "x", "operator": "gte"})]
+    )
+    content = json.dumps(body).replace('"operator": "gte"', '"operator": "gte", "value": NaN')
+
+    response = client.post("/criteria", content=content, headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert field_errors(problem) == ["criteria[0].rules.value"]
+
+
+def test_a_rule_tree_nested_too_deep_is_422(client: TestClient) -> None:
+    rules: Any = {"attribute": "x", "operator": "exists"}
+    for _ in range(400):
+        rules = {"not": rules}
+    body = make_criteria_set("deep", criteria=[make_criterion("warm", rules=rules)])
+
+    response = client.post("/criteria", content=json.dumps(body), headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert field_errors(problem)[0].startswith("criteria[0].rules.not.not")
+
+
+def test_an_inline_draft_nested_too_deep_is_422(client: TestClient) -> None:
+    draft = make_criteria_set("draft", criteria=[make_criterion("warm", rules=nested(300))])
+    draft.pop("slug")
+    body = {"dry_run": True, "criteria": draft}
+
+    response = client.post("/evaluate", content=json.dumps(body), headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert field_errors(problem)[0].startswith("criteria.criteria[0].rules.a.a")
