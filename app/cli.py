@@ -67,6 +67,9 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        # Bound a request's head whichever parser runs (app.server).
+        http="app.server:BoundedHttpToolsProtocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+MALFORMED_DETAIL = "The request body is not valid JSON."
 
 
 class FieldError(BaseModel):
@@ -116,6 +117,14 @@ class PreconditionFailed(ReflexeError):
     status_code = 412
     problem_type = "urn:reflexe:problem:precondition-failed"
     title = "Precondition failed"
+
+
+class MalformedBody(ReflexeError):
+    """A request body that is not JSON at all (as opposed to JSON of the wrong shape)."""
+
+    status_code = 400
+    problem_type = "urn:reflexe:problem:malformed-json"
+    title = "Malformed JSON"
 
 
 class PayloadTooLarge(ReflexeError):
@@ -216,13 +225,7 @@ async def _handle_reflexe_error(request: Request, exc: Exception) -> JSONRespons
 async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if any(error["type"] == "json_invalid" for error in exc.errors()):
-        return problem_response(
-            400,
-            "The request body is not valid JSON.",
-            problem_type="urn:reflexe:problem:malformed-json",
-            title="Malformed JSON",
-            instance=request.url.path,
-        )
+        return await _handle_reflexe_error(request, MalformedBody(MALFORMED_DETAIL))
     errors = _validation_errors(exc)
     return problem_response(
         422,

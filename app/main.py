@@ -28,10 +28,11 @@ from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import CONDITION_SCHEMA
 from app.db import begin_immediately, create_db_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.evaluations.dependencies import BatchSlots
 from app.evaluations.router import router as evaluations_router
 from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
-from app.middleware import BodyLimitMiddleware, NoStoreMiddleware
+from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.migrate import upgrade
 from app.settings import Settings, get_settings
 
@@ -135,7 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache_seconds=settings.key_cache_seconds,
             rate_limit=settings.rate_limit,
             rate_limit_storage=settings.rate_limit_storage,
+            auth_failure_limit=settings.auth_failure_limit,
         )
+        app.state.batch_slots = BatchSlots(settings.max_concurrent_batches)
         registry = CriteriaRegistry(engine)
         writer = DecisionWriter(engine, registry)
         app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
@@ -160,10 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_redaction()
     install_error_handlers(app)
-    # Innermost first: authentication runs after the body limit and CORS (a preflight has no
-    # key), and its 401s still get no-store.
+    # Innermost first: authentication runs after CORS (a preflight has no key), and every
+    # answer, its 401s included, gets the security headers. Bodies are read, up to their
+    # limit, only by a route that has admitted the request (app.routing).
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/evaluate/batch": settings.max_batch_body_bytes},
+    )
     app.add_middleware(AuthenticationMiddleware)
-    app.add_middleware(NoStoreMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -172,11 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "If-Match", "Authorization", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "Retry-After"],
         )
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        path_limits={"/evaluate/batch": settings.max_batch_body_bytes},
-    )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(evaluations_router)  # first: the hot path matches sooner
     app.include_router(criteria_router)
     app.include_router(keys_router)

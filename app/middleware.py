@@ -1,15 +1,63 @@
-"""ASGI middleware that must see requests before the framework does."""
+"""ASGI middleware: request body limits, and the headers every response carries."""
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, problem_response
 
+# OWASP's REST security headers. Answers are JSON: nothing in them may run, be framed or
+# sniffed as another type. HSTS is ignored by browsers over plain HTTP, and kept once a TLS
+# proxy fronts the service.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+# The interactive documentation is the one HTML the service serves: its own scripts and
+# styles (and Swagger UI's inline start-up script) may run, nothing from elsewhere.
+DOCUMENT_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Add `SECURITY_HEADERS` to every response, keeping any a route set itself.
+
+    `Cache-Control: no-store`: decisions and the log carry people's profile data, so no
+    shared or browser cache may keep them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", DOCUMENT_POLICY)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over the limit with a 413 problem, declared or streamed.
+    """Refuse a request body over the limit with a 413 problem, declared or streamed.
 
-    `max_bytes` applies everywhere but on the paths of `path_limits`, which set their own.
+    Nothing is buffered: the limit is checked as the route reads the body, so a request
+    that is refused before (401, 403, a full batch queue) is answered without reading it.
+    Past the limit the 413 is sent at once and the route sees the client gone. `max_bytes`
+    applies everywhere but on the paths of `path_limits`, which set their own.
     """
 
     def __init__(
@@ -24,46 +72,35 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            # The server holds a body to its declared length, so it cannot grow past it.
-            await self.app(scope, receive, send)
-            return
-        if b"chunked" not in headers.get(b"transfer-encoding", b""):
-            await self.app(scope, receive, send)
-            return
-        # A streamed body has no declared length: read it up to the limit, then replay it.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
+        declared = dict(scope["headers"]).get(b"content-length")
+        # A length that is not a number cannot be trusted to bound the body.
+        size = 0 if declared is None else int(declared) if declared.isdigit() else limit + 1
+        started = refused = False
+
+        async def receive_within_limit() -> Message:
+            nonlocal size, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
+            if message["type"] == "http.request" and declared is None:
+                size += len(message.get("body", b""))
             if size > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+                refused = True
+                if not started:
+                    await self._refuse(scope, send, limit)
+                return {"type": "http.disconnect"}
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        await self.app(scope, receive_within_limit, send_unless_refused)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         response = problem_response(
             error.status_code,
@@ -73,28 +110,8 @@ class BodyLimitMiddleware:
             instance=scope.get("path"),
             headers={"Connection": "close"},
         )
-        await response(scope, receive, send)
 
+        async def nothing_to_receive() -> Message:
+            return {"type": "http.disconnect"}
 
-class NoStoreMiddleware:
-    """Mark every response `Cache-Control: no-store` unless a route chose otherwise.
-
-    Decisions and the log carry people's profile data: no shared or browser cache may keep
-    them.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
+        await response(scope, nothing_to_receive, send)

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the service and uvicorn."
     )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Largest request line and headers `reflexe serve` reads (431 beyond).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
@@ -29,6 +34,11 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024,
         ge=1024,
         description="Largest request body accepted by POST /evaluate/batch (413 beyond).",
+    )
+    max_concurrent_batches: int = Field(
+        default=4,
+        ge=1,
+        description="Batches each process runs at once; beyond, 503 with Retry-After.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -73,13 +83,18 @@ class Settings(BaseSettings):
         description="Requests allowed per API key, in the `limits` notation "
         '("100/second;5000/hour"); empty to disable.',
     )
+    auth_failure_limit: str = Field(
+        default="30/minute",
+        description="Failed authentications allowed per client address (`limits` notation); "
+        "beyond, 429 until the window frees. Empty to disable.",
+    )
     rate_limit_storage: str = Field(
         default="async+memory://",
         description="Where rate-limit counters live: async+memory:// (each process counts "
         "alone) or async+redis://host:6379 (shared by every replica).",
     )
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         if value.strip():

@@ -88,7 +88,10 @@ def app(settings: Settings, admin_key: str) -> Iterator[FastAPI]:
     """The app on the test's backend, migrated; Schemathesis starts it on first use."""
     prepare_database(settings)
     AdminKeyAuth.key = admin_key
-    application = create_app(settings)
+    # `ignored_auth` probes every operation without the key, thousands of times from one
+    # address; the limit on failed authentications (tests/api/test_perimeter.py) would
+    # answer those 429.
+    application = create_app(settings.model_copy(update={"auth_failure_limit": ""}))
     # Checks that re-send a request (ignored_auth sends it without the key) reach the app
     # through the schema and the operation, not through the call's arguments.
     schema.app = application

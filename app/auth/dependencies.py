@@ -1,5 +1,7 @@
 """Request dependencies of the auth domain: the caller, checked for a role."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -8,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.guard import KeyGuard, Principal
 from app.auth.models import Role
 from app.errors import Forbidden
+from app.routing import Gate
 
 # Documents the scheme in OpenAPI. The header itself is read by AuthenticationMiddleware
 # (through KeyGuard), so that a header with another scheme is refused rather than taken for
@@ -20,24 +23,30 @@ bearer = HTTPBearer(
 )
 
 
-class RequireRole:
-    """Authenticate the caller, count the request against its rate limit, check its role."""
+class RequireRole(Gate):
+    """Count the request against the caller's rate limit and check its role, before the
+    body is read (see `app.routing`); as a dependency, the caller."""
 
     def __init__(self, *roles: Role) -> None:
         self.roles = roles
+
+    @asynccontextmanager
+    async def admit(self, request: Request) -> AsyncIterator[None]:
+        guard: KeyGuard = request.app.state.guard
+        # AuthenticationMiddleware recognised the caller before the route was chosen.
+        principal: Principal = request.state.principal
+        await guard.limit(principal)
+        if principal.role not in self.roles:
+            allowed = " or ".join(role.value for role in self.roles)
+            raise Forbidden(f"This needs an {allowed} key; this key's role is {principal.role}.")
+        yield
 
     async def __call__(
         self,
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        guard: KeyGuard = request.app.state.guard
-        # AuthenticationMiddleware recognised the caller before the body was read.
         principal: Principal = request.state.principal
-        await guard.limit(principal)
-        if principal.role not in self.roles:
-            allowed = " or ".join(role.value for role in self.roles)
-            raise Forbidden(f"This needs an {allowed} key; this key's role is {principal.role}.")
         return principal
 
 

@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import repository
 from app.auth.models import Role
-from app.auth.service import key_id_of, matches
-from app.errors import TooManyRequests, Unauthorized
+from app.auth.service import KEY_SHAPE, key_id_of, matches
+from app.errors import InvalidInput, TooManyRequests, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +58,13 @@ class KeyGuard:
     def __init__(
         self,
         engine: Engine,
-        secret: bytes,
+        secret: bytes | None,
         *,
         dev_mode: bool = False,
         cache_seconds: float = 5.0,
         rate_limit: str = "",
         rate_limit_storage: str = "async+memory://",
+        auth_failure_limit: str = "",
     ) -> None:
         self._engine = engine
         self._secret = secret
@@ -72,35 +73,78 @@ class KeyGuard:
             TTLCache(maxsize=10_000, ttl=cache_seconds) if cache_seconds > 0 else None
         )
         self._limits: list[RateLimitItem] = parse_many(rate_limit) if rate_limit else []
+        self._failure_limits: list[RateLimitItem] = (
+            parse_many(auth_failure_limit) if auth_failure_limit else []
+        )
         self._limiter = None
-        if self._limits:
+        if self._limits or self._failure_limits:
             storage = storage_from_string(rate_limit_storage)
             assert isinstance(storage, Storage), "the settings admit async storages only"
             self._limiter = MovingWindowRateLimiter(storage)
 
     async def authenticate(self, request: Request) -> Principal:
-        """The caller of `request`, or 401."""
-        if "access_token" in request.query_params:
+        """The caller of `request`; 401, or 429 for an address that failed too often."""
+        if any(
+            KEY_SHAPE.search(part) for item in request.query_params.multi_items() for part in item
+        ):
             raise Unauthorized(
                 "API keys are accepted only in the Authorization header, never in the URL."
             )
+        address = request.client.host if request.client else ""
         header = request.headers.get("authorization")
         if header is None:
-            if self._dev_mode and request.client and is_loopback(request.client.host):
+            if self._dev_mode and is_loopback(address):
                 return DEVELOPER
-            raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+            await self._check_failures(address)
+            raise await self._failed(address, "Send an API key as `Authorization: Bearer <key>`.")
         scheme, _, token = header.partition(" ")
         token = token.strip()
+        key_id = key_id_of(token) if scheme.lower() == "bearer" else None
+        if key_id is None or not self._is_known_good(key_id, token):
+            # Only keys this process has already verified pass an address that failed too
+            # often: anything else would cost it a lookup.
+            await self._check_failures(address)
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized(
-                "The Authorization header must read `Bearer <key>`.", invalid_token=True
+            raise await self._failed(
+                address, "The Authorization header must read `Bearer <key>`.", invalid_token=True
             )
-        key_id = key_id_of(token)
         known = None if key_id is None else await self._lookup(key_id)
-        if known is None or not matches(self._secret, token, known.hash) or known.is_revoked:
-            raise Unauthorized("The API key is unknown or revoked.", invalid_token=True)
+        if known is None or not self._verifies(token, known):
+            raise await self._failed(
+                address, "The API key is unknown or revoked.", invalid_token=True
+            )
         assert key_id is not None
         return Principal(key_id=key_id, role=known.role)
+
+    def _verifies(self, token: str, known: _KnownKey) -> bool:
+        return (
+            self._secret is not None
+            and not known.is_revoked
+            and matches(self._secret, token, known.hash)
+        )
+
+    def _is_known_good(self, key_id: str, token: str) -> bool:
+        known = None if self._cache is None else self._cache.get(key_id)
+        return known is not None and self._verifies(token, known)
+
+    async def _check_failures(self, address: str) -> None:
+        """429 when `address` has spent its allowance of failed authentications."""
+        for item in self._failure_limits:
+            retry_after = await self._spent(item, "reflexe-auth-failures", address)
+            if retry_after is not None:
+                raise TooManyRequests(
+                    f"Too many failed authentications from this address ({item}); "
+                    f"retry in {retry_after} s.",
+                    retry_after=retry_after,
+                )
+
+    async def _failed(
+        self, address: str, detail: str, *, invalid_token: bool = False
+    ) -> Unauthorized:
+        """The 401 to raise, once the failure is counted against the caller's address."""
+        for item in self._failure_limits:
+            await self._hit(item, "reflexe-auth-failures", address)
+        return Unauthorized(detail, invalid_token=invalid_token)
 
     def close(self) -> None:
         """Close the connections of the counters' store (Redis), if it has any."""
@@ -117,24 +161,55 @@ class KeyGuard:
         if self._cache is not None:
             self._cache.pop(key_id, None)
 
-    async def limit(self, principal: Principal) -> None:
-        """Count a request against the caller's rate limits, or 429 when one is spent."""
-        if self._limiter is None:
-            return
+    async def limit_batch(self, principal: Principal, items: int) -> None:
+        """Count a batch as its number of items; its request was already counted as one."""
         for item in self._limits:
-            try:
-                allowed = await self._limiter.hit(item, "reflexe", principal.scope)
-                if allowed:
-                    continue
-                stats = await self._limiter.get_window_stats(item, "reflexe", principal.scope)
-            except Exception as exc:  # the counters' store is down: serve rather than fail
-                logger.warning("rate limit not applied: %s", exc.__class__.__name__)
-                return
-            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            if items > item.amount:
+                raise InvalidInput(
+                    [
+                        (
+                            "items",
+                            f"a batch counts each item against the rate limit of {item}: "
+                            f"send at most {item.amount} items at once",
+                        )
+                    ]
+                )
+        if items > 1:
+            await self.limit(principal, items - 1)
+
+    async def limit(self, principal: Principal, cost: int = 1) -> None:
+        """Count `cost` requests against the caller's rate limits, or 429 when one is spent."""
+        for item in self._limits:
+            if await self._hit(item, "reflexe", principal.scope, cost):
+                continue
+            retry_after = await self._spent(item, "reflexe", principal.scope, cost) or 1
             raise TooManyRequests(
                 f"This key's rate limit of {item} is spent; retry in {retry_after} s.",
                 retry_after=retry_after,
             )
+
+    async def _hit(self, item: RateLimitItem, namespace: str, who: str, cost: int = 1) -> bool:
+        """Count `cost` hits if they fit: whether they did (True when the store is down)."""
+        assert self._limiter is not None
+        try:
+            return await self._limiter.hit(item, namespace, who, cost=cost)
+        except Exception as exc:  # the counters' store is down: serve rather than fail
+            logger.warning("rate limit not applied: %s", exc.__class__.__name__)
+            return True
+
+    async def _spent(
+        self, item: RateLimitItem, namespace: str, who: str, cost: int = 1
+    ) -> int | None:
+        """Seconds until `cost` more hits fit in `item`'s window; None if they fit now."""
+        assert self._limiter is not None
+        try:
+            if await self._limiter.test(item, namespace, who, cost=cost):
+                return None
+            stats = await self._limiter.get_window_stats(item, namespace, who)
+        except Exception as exc:
+            logger.warning("rate limit not applied: %s", exc.__class__.__name__)
+            return None
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def _lookup(self, key_id: str) -> _KnownKey | None:
         if self._cache is None:

@@ -9,8 +9,14 @@ from app.auth.dependencies import AdminKey, GuardDep
 from app.auth.models import KEY_ID_PATTERN, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
+from app.routing import GatedRoute
 
-router = APIRouter(prefix="/keys", tags=["keys"], responses=problem_responses(401, 403, 429, 503))
+router = APIRouter(
+    prefix="/keys",
+    tags=["keys"],
+    responses=problem_responses(401, 403, 429, 503),
+    route_class=GatedRoute,
+)
 
 KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's public id.")]
 

@@ -20,6 +20,8 @@ from app.settings import Settings
 
 PREFIX = "rfx_"
 TOKEN_PATTERN = re.compile(rf"^{PREFIX}({KEY_ID})_[A-Za-z0-9_-]{{43}}$")
+# What any text holding a key (or its start) contains, as found in a URL or a log line.
+KEY_SHAPE = re.compile(rf"{PREFIX}{KEY_ID}_")
 # Used only in development mode without a configured secret; such keys are local toys.
 DEV_SECRET = b"reflexe-local-development-mode-only"
 

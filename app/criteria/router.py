@@ -20,9 +20,13 @@ from app.criteria.models import (
 )
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
+from app.routing import GatedRoute
 
 router = APIRouter(
-    prefix="/criteria", tags=["criteria"], responses=problem_responses(401, 403, 429, 503)
+    prefix="/criteria",
+    tags=["criteria"],
+    responses=problem_responses(401, 403, 429, 503),
+    route_class=GatedRoute,
 )
 
 SlugPath = Annotated[Slug, Path(description="The set's slug, e.g. `pipu`.")]

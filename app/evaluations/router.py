@@ -17,6 +17,7 @@ from app.db import SessionDep
 from app.engine import Decision
 from app.errors import problem_responses
 from app.evaluations import service
+from app.evaluations.dependencies import BatchSlotDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
 from app.evaluations.models import (
     BatchRequest,
@@ -29,8 +30,11 @@ from app.evaluations.models import (
 )
 from app.evaluations.repository import EvaluationFilter
 from app.idempotency import service as idempotency
+from app.routing import GatedRoute
 
-router = APIRouter(tags=["evaluations"], responses=problem_responses(401, 403, 429, 503))
+router = APIRouter(
+    tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=GatedRoute
+)
 JSON = "application/json"
 IdempotencyKey = Annotated[
     str | None,
@@ -96,12 +100,17 @@ async def evaluate(
 )
 async def evaluate_batch(
     caller: EvaluatorKey,
+    _: BatchSlotDep,
     request: Request,
     body: BatchRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Judge up to 1,000 profiles; the valid ones are stored in one transaction."""
+    """Judge up to 1,000 profiles; the valid ones are stored in one transaction.
+
+    The batch counts as its number of items against the caller's rate limit.
+    """
     state = request.app.state
+    await state.guard.limit_batch(caller, len(body.items))
 
     async def run(claim: idempotency.Claim | None) -> Response:
         content = await service.evaluate_batch(

@@ -84,7 +84,9 @@ def test_streamed_body_under_the_limit_is_read(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("value", [b"abc", b"-1"])
-def test_invalid_content_length_is_refused(client: TestClient, value: bytes) -> None:
+def test_invalid_content_length_is_refused(
+    client: TestClient, admin_key: str, value: bytes
+) -> None:
     # The test client recomputes Content-Length, so call the app at the ASGI level.
     import asyncio
 
@@ -104,7 +106,11 @@ def test_invalid_content_length_is_refused(client: TestClient, value: bytes) -> 
         "path": "/evaluate",
         "raw_path": b"/evaluate",
         "query_string": b"",
-        "headers": [(b"content-length", value), (b"content-type", b"application/json")],
+        "headers": [
+            (b"content-length", value),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {admin_key}".encode()),
+        ],
         "scheme": "http",
         "server": ("testserver", 80),
         "client": ("testclient", 1),

@@ -72,7 +72,7 @@ def test_a_cursor_of_the_wrong_shape_is_422(client: TestClient, raw: Any) -> Non
 
 @pytest.mark.parametrize("depth", [32, 255, 500, 900])
 def test_attributes_nested_too_deep_are_422(client: TestClient, depth: int) -> None:
-    content = '{"attributes": {"x": %s}}' % nested_json(depth)
+    content = '{"attributes": {"x": ' + nested_json(depth) + "}}"
 
     response = client.post("/evaluate", content=content, headers=JSON_HEADERS)
 
@@ -90,8 +90,8 @@ def test_attributes_nested_32_levels_are_accepted(client: TestClient) -> None:
 
 
 def test_a_batch_item_nested_too_deep_fails_alone(client: TestClient) -> None:
-    deep = '{"attributes": {"x": %s}}' % nested_json(900)
-    content = '{"items": [{"answers": {"pertinence": true}}, %s, {}]}' % deep
+    deep = '{"attributes": {"x": ' + nested_json(900) + "}}"
+    content = '{"items": [{"answers": {"pertinence": true}}, ' + deep + ", {}]}"
 
     response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
 
@@ -104,7 +104,7 @@ def test_a_batch_item_nested_too_deep_fails_alone(client: TestClient) -> None:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_in_attributes_are_422(client: TestClient, constant: str) -> None:
-    content = '{"attributes": {"score": %s, "mutual_connections": 3}}' % constant
+    content = '{"attributes": {"score": ' + constant + ', "mutual_connections": 3}}'
 
     response = client.post("/evaluate", content=content, headers=JSON_HEADERS)
 

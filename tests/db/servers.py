@@ -31,28 +31,20 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    """Start Reflexe on `url` in its own process group and wait until it is ready."""
+def start_server(
+    url: str, port: int, workers: int = 1, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `reflexe serve` on `url` in its own process group and wait until it is ready."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
         # Development mode: the tests call from loopback without a key, and unthrottled.
         env={
             **os.environ,
             "REFLEXE_DATABASE_URL": url,
             "REFLEXE_DEV_MODE": "true",
             "REFLEXE_RATE_LIMIT": "",
+            "REFLEXE_LOG_LEVEL": "warning",
+            **(env or {}),
         },
         start_new_session=True,
     )
@@ -68,10 +60,10 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen[byte
 
 
 @contextmanager
-def running_server(url: str, workers: int = 1) -> Iterator[str]:
+def running_server(url: str, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
     """A server on `url` for the block, as its base URL; stopped with SIGTERM afterwards."""
     port = free_port()
-    process = start_server(url, port, workers)
+    process = start_server(url, port, workers, env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
