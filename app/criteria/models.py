@@ -18,7 +18,7 @@ from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
-from app.criteria.rules_schema import CONDITION_REF
+from app.criteria.rules_schema import CONDITION_REF, LITERAL_SCHEMAS
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Mode, UnknownMode
 
@@ -39,20 +39,7 @@ ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
 # instead of silently becoming 0 or 1.
 ParamValue = Annotated[
     str | int | float | bool | list[StrictStr | StrictInt | StrictFloat | StrictBool],
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "maxLength": 200},
-                {"type": "number"},
-                {"type": "boolean"},
-                {
-                    "type": "array",
-                    "maxItems": 500,
-                    "items": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}]},
-                },
-            ]
-        }
-    ),
+    WithJsonSchema({"anyOf": LITERAL_SCHEMAS}),
 ]
 
 
