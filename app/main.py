@@ -25,7 +25,7 @@ from app.auth.router import router as keys_router
 from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
-from app.criteria.rules_schema import CONDITION_SCHEMA
+from app.criteria.rules_schema import RULE_SCHEMAS
 from app.db import begin_immediately, create_db_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.dependencies import BatchSlots
@@ -199,7 +199,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
-        schema["components"]["schemas"]["Condition"] = CONDITION_SCHEMA
+        schema["components"]["schemas"].update(RULE_SCHEMAS)
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for status, response in operation["responses"].items():
                 content = response.get("content", {})

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
-from app.criteria.rules_schema import CONDITION_REF
+from app.criteria.rules_schema import CONDITION_REF, LITERAL_SCHEMAS
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Mode, UnknownMode
 from app.jsonvalues import REQUEST_MODEL
@@ -34,23 +34,24 @@ MAX_VERSION = 1_000_000  # far above any real history, within every integer colu
 MAX_PARAMS = 100
 
 RuleTree = Annotated[dict[str, Any], WithJsonSchema(CONDITION_REF)]
-ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ParamName = Annotated[str, StringConstraints(pattern=PARAM_NAME_PATTERN, max_length=64)]
 # List items are strict: a boolean stays a boolean, which the engine refuses in a list,
 # instead of silently becoming 0 or 1.
 ParamValue = Annotated[
     str | int | float | bool | list[StrictStr | StrictInt | StrictFloat | StrictBool],
+    WithJsonSchema({"anyOf": LITERAL_SCHEMAS}),
+]
+# The names' rule as `propertyNames` and the values as `additionalProperties`, rather than
+# pydantic's equivalent `patternProperties`, which client generators leave untyped.
+Params = Annotated[
+    dict[ParamName, ParamValue],
     WithJsonSchema(
         {
-            "anyOf": [
-                {"type": "string", "maxLength": 200},
-                {"type": "number"},
-                {"type": "boolean"},
-                {
-                    "type": "array",
-                    "maxItems": 500,
-                    "items": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}]},
-                },
-            ]
+            "type": "object",
+            "propertyNames": {"pattern": PARAM_NAME_PATTERN, "maxLength": 64},
+            "additionalProperties": {"anyOf": LITERAL_SCHEMAS},
+            "maxProperties": MAX_PARAMS,
         }
     ),
 ]
@@ -167,7 +168,7 @@ class CriteriaContent(BaseModel):
         min_length=1, max_length=MAX_CRITERIA, description="The criteria, in display order."
     )
     policy: PolicySpec
-    params: dict[ParamName, ParamValue] = Field(
+    params: Params = Field(
         default_factory=dict,
         max_length=MAX_PARAMS,
         description="Named values (industries, keywords, thresholds) that rules refer to "
