@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -28,8 +29,11 @@ from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
 from app.db import begin_immediately, create_db_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.evaluations.deciding import Budget
 from app.evaluations.dependencies import BatchSlots
+from app.evaluations.models import BatchRequest
 from app.evaluations.router import router as evaluations_router
+from app.evaluations.service import CPU_THREADS, Evaluator
 from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -142,6 +146,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = CriteriaRegistry(engine)
         writer = DecisionWriter(engine, registry)
         app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
+        app.state.evaluator = Evaluator(
+            registry,
+            writer,
+            Budget(settings.max_evaluation_cost, settings.max_request_cost),
+            anyio.CapacityLimiter(CPU_THREADS),
+        )
         app.state.write_engine = begin_immediately(engine)
         writer.start()
         _tune_garbage_collector()
@@ -200,6 +210,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             routes=app.routes,
         )
         schema["components"]["schemas"].update(RULE_SCHEMAS)
+        # POST /evaluate/batch reads its body itself (see its route).
+        schema["components"]["schemas"]["BatchRequest"] = BatchRequest.model_json_schema()
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for status, response in operation["responses"].items():
                 content = response.get("content", {})

@@ -35,6 +35,17 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted by POST /evaluate/batch (413 beyond).",
     )
+    max_evaluation_cost: int = Field(
+        default=1_000_000,
+        ge=10_000,
+        description="Cost units one evaluation may spend (the characters its rules read; "
+        "see the README); 422 beyond.",
+    )
+    max_request_cost: int = Field(
+        default=10_000_000,
+        ge=10_000,
+        description="Cost units one request may spend, a batch's items together; 413 beyond.",
+    )
     max_concurrent_batches: int = Field(
         default=4,
         ge=1,

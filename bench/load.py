@@ -200,7 +200,7 @@ def breakdown() -> None:
     """Where one batch item's time goes, measured in process."""
     from app.criteria.registry import CriteriaRegistry
     from app.db import create_db_engine
-    from app.evaluations import service
+    from app.evaluations.deciding import Budget, judge, parse, prepare
     from app.evaluations.writer import DecisionWriter
     from app.main import prepare_database
     from app.settings import Settings
@@ -216,16 +216,18 @@ def breakdown() -> None:
         gc.collect()
         gc.disable()  # the costs themselves; the server tunes its collector at start-up
         started = time.perf_counter()
-        requests = [service._parse(item) for item in raw]
+        requests = [parse(item) for item in raw]
         validate = time.perf_counter() - started
         started = time.perf_counter()
-        decided = [service.decide(r, resolved) for r in requests]  # type: ignore[arg-type]
+        budget = Budget(evaluation=10**9, request=10**9)
+        decided = [judge(prepare(r, resolved, budget), None) for r in requests]  # type: ignore[arg-type]
         decide = time.perf_counter() - started
         started = time.perf_counter()
-        serialised = [json.dumps(p) for p, _ in decided]
+        serialised = [json.dumps(d.payload) for d in decided]
         respond = time.perf_counter() - started
 
-        unit = SimpleNamespace(checks=[resolved], rows=[row for _, row in decided], completion=None)
+        rows = [d.row for d in decided]
+        unit = SimpleNamespace(checks=[resolved], rows=rows, completion=None)
         started = time.perf_counter()
         writer._write([unit])  # type: ignore[list-item]
         insert = time.perf_counter() - started

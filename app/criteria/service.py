@@ -31,13 +31,21 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
-    """Compile validated content into the engine's definition; 422 naming each problem."""
+def check_rule_trees(content: CriteriaContent, prefix: str = "") -> None:
+    """422 for a rule tree that no dump may walk: too deep, NaN, U+0000 (app.jsonvalues).
+
+    Rule trees are free-form JSON until compiled, so they are checked before anything
+    serialises them.
+    """
     for index, criterion in enumerate(content.criteria):
-        # Rule trees are free-form JSON until compiled: check them before any dump walks them.
         found = find_problem(criterion.rules, ("criteria", index, "rules"))
         if found is not None:
             raise InvalidInput([(prefix + field_path(found[0]), found[1])])
+
+
+def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefinition:
+    """Compile validated content into the engine's definition; 422 naming each problem."""
+    check_rule_trees(content, prefix)
     dumped = content.model_dump(mode="json")
     found = find_problem(dumped)
     if found is not None:

@@ -6,6 +6,7 @@ plain frozen dataclasses (`CriteriaDefinition`) and answers; its output is an
 """
 
 from app.engine.compile import InvalidDefinition, compile_definition
+from app.engine.cost import OverBudget, check_budget, draft_cost, profile_cost
 from app.engine.model import (
     CriteriaDefinition,
     Criterion,
@@ -30,11 +31,15 @@ __all__ = [
     "Evidence",
     "InvalidDefinition",
     "Mode",
+    "OverBudget",
     "Policy",
     "Rule",
     "Source",
     "UnknownMode",
+    "check_budget",
     "compile_definition",
+    "draft_cost",
     "evaluate",
     "find_problems",
+    "profile_cost",
 ]

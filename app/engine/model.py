@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from app.engine.rules import Evidence, Rule
+from app.engine.rules import Evidence, Leaf, Rule, leaves_of
 
 
 class Mode(StrEnum):
@@ -56,9 +56,14 @@ class CriteriaDefinition:
     policy: Policy
     params: Mapping[str, Any] = field(default_factory=dict)
     required: tuple[Criterion, ...] = field(init=False)
+    leaves: tuple[Leaf, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required", tuple(c for c in self.criteria if c.required))
+        rules = [c.rules for c in self.criteria if c.rules is not None]
+        object.__setattr__(
+            self, "leaves", tuple(leaf for rule in rules for leaf in leaves_of(rule))
+        )
 
     def points(self, criterion: Criterion) -> float:
         """What meeting `criterion` adds towards the policy's thresholds."""

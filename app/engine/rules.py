@@ -8,14 +8,13 @@ problem with the path of the faulty node; the compiled `Rule` tests a profile an
 which leaves decided the outcome.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import re2
 
-from app.engine.text import fold, word_string
+from app.engine.text import KeywordSet, fold
 
 Profile = Mapping[str, Any]
 Verdict = bool | None
@@ -27,6 +26,14 @@ MAX_LEAVES = 200
 MAX_LIST = 500
 MAX_TEXT = 200
 MAX_PATTERN = 200
+# RE2's own measure of a compiled expression: counted repetitions make it grow fast, and
+# with it the time a search may take.
+MAX_PROGRAM_SIZE = 2000
+# Evidence quotes at most this much of an attribute's value; the stored inputs keep it all.
+QUOTED_TEXT = 100
+QUOTED_ITEMS = 10
+# Reasons name at most this many keywords found (or missing), then say how many more.
+NAMED_KEYWORDS = 5
 OPERATORS = (
     "eq",
     "ne",
@@ -65,6 +72,7 @@ class Evidence:
     actual: Any
     result: Verdict
     reason: str
+    actual_shortened: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,7 @@ class Leaf:
     reason: str | None
     read: Callable[[Profile], Any]
     test: Test
+    keywords: KeywordSet | None = None
     target: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,9 +101,17 @@ class Leaf:
         """Evidence for this leaf, whose verdict on `profile` is `result`."""
         actual = self.read(profile)
         reason = self.reason if result is True and self.reason else self._describe(actual, result)
+        quoted, shortened = quote(actual)
         return [
             Evidence(
-                self.attribute, self.operator, self.expected, self.param, actual, result, reason
+                self.attribute,
+                self.operator,
+                self.expected,
+                self.param,
+                quoted,
+                result,
+                reason,
+                shortened,
             )
         ]
 
@@ -120,15 +137,17 @@ class Leaf:
             return f"{seen}, {'one of' if member else 'not one of'} {target}"
         if op == "matches":
             return f"{seen}, {'matching' if result else 'not matching'} /{self.expected}/"
-        found = _found_keywords(actual, self.expected)
+        assert self.keywords is not None
+        hits = self.keywords.found(actual) or ()
         if op == "contains_any":
             if result:
-                return f"{seen}, which contains {', '.join(map(_show, found))}"
+                found = [k for k, hit in zip(self.keywords.keywords, hits, strict=True) if hit]
+                return f"{seen}, which contains {_name_keywords(found)}"
             return f"{seen}, which contains none of {target}"
         if result:
             return f"{seen}, which contains all of {target}"
-        missing = [k for k in self.expected if k not in found]
-        return f"{seen}, which lacks {', '.join(map(_show, missing))}"
+        missing = [k for k, hit in zip(self.keywords.keywords, hits, strict=True) if not hit]
+        return f"{seen}, which lacks {_name_keywords(missing)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +171,15 @@ class Group:
 
 
 Rule = Leaf | Group
+
+
+def leaves_of(rule: Rule) -> Iterator[Leaf]:
+    """Every leaf of `rule`, in order."""
+    if isinstance(rule, Leaf):
+        yield rule
+        return
+    for child in rule.children:
+        yield from leaves_of(child)
 
 
 @dataclass
@@ -217,8 +245,9 @@ class _Compiler:
                 return self._fail(f"{path}.value", problem)
             return self._fail(f"{path}.value.param", f"{problem} (param {param!r})")
         read = _reader(attribute)
-        test = _leaf_test(operator, value, read)
-        return Leaf(attribute, operator, value, param, reason, read, test)
+        keywords = KeywordSet(value) if operator in _KEYWORD_OPERATORS else None
+        test = _leaf_test(operator, value, read, keywords)
+        return Leaf(attribute, operator, value, param, reason, read, test, keywords)
 
     def _fail(self, path: str, message: str) -> Rule | None:
         self.problems.append((path, message))
@@ -280,10 +309,15 @@ def _check_value(operator: str, value: Any) -> str | None:
         if len(value) > MAX_PATTERN:
             return f"a regular expression has at most {MAX_PATTERN} characters"
         try:
-            re2.compile(value, options=_RE2_OPTIONS)
+            size = re2.compile(value, options=_RE2_OPTIONS).programsize
         except re2.error as exc:
             message = exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]
             return f"invalid regular expression: {message}"
+        if size > MAX_PROGRAM_SIZE:
+            return (
+                f"the regular expression is too complex: its RE2 program size is {size}, "
+                f"at most {MAX_PROGRAM_SIZE} (counted repetitions such as {{0,100}} grow it)"
+            )
         return None
     return None if isinstance(value, bool) else "exists takes true or false"
 
@@ -344,10 +378,15 @@ def _reader(attribute: str) -> Callable[[Profile], Any]:
     return read
 
 
-def _leaf_test(operator: str, expected: Any, read: Callable[[Profile], Any]) -> Test:
+def _leaf_test(
+    operator: str, expected: Any, read: Callable[[Profile], Any], keywords: KeywordSet | None
+) -> Test:
     if operator == "exists":
         return lambda profile: (read(profile) is not None) is expected
-    judge = _JUDGES[operator](expected)
+    if keywords is not None:
+        judge = _contains(keywords, require_all=operator == "contains_all")
+    else:
+        judge = _JUDGES[operator](expected)
 
     def test(profile: Profile) -> Verdict:
         actual = read(profile)
@@ -404,24 +443,14 @@ def _membership(negate: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
     return build
 
 
-def _contains(require_all: bool) -> Callable[[Any], Callable[[Any], Verdict]]:
-    def build(keywords: Sequence[str]) -> Callable[[Any], Verdict]:
-        phrases = tuple(_phrase(k) for k in keywords)
-        folded = frozenset(fold(k).strip() for k in keywords)
-        combine = all if require_all else any
+def _contains(keywords: KeywordSet, require_all: bool) -> Callable[[Any], Verdict]:
+    combine = all if require_all else any
 
-        def judge(actual: Any) -> Verdict:
-            if isinstance(actual, str):
-                words = word_string(actual)
-                return combine(phrase in words for phrase in phrases)
-            if isinstance(actual, list):
-                items = {fold(v).strip() for v in actual if isinstance(v, str)}
-                return combine(k in items for k in folded)
-            return None
+    def judge(actual: Any) -> Verdict:
+        found = keywords.found(actual)
+        return None if found is None else combine(found)
 
-        return judge
-
-    return build
+    return judge
 
 
 def _matches(pattern: str) -> Callable[[Any], Verdict]:
@@ -435,10 +464,9 @@ _JUDGES: dict[str, Callable[[Any], Callable[[Any], Verdict]]] = {
     **{op: _compare(op) for op in _COMPARISONS},
     "in": _membership(negate=False),
     "not_in": _membership(negate=True),
-    "contains_any": _contains(require_all=False),
-    "contains_all": _contains(require_all=True),
     "matches": _matches,
 }
+_KEYWORD_OPERATORS = frozenset({"contains_any", "contains_all"})
 
 
 def _group(tests: tuple[Test, ...], decisive: bool) -> Test:
@@ -468,21 +496,38 @@ def _not(inner: Test) -> Test:
 # --- explanation helpers ------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
-def _phrase(keyword: str) -> str:
-    """The keyword as framed words; one without any word gets a NUL, which never matches."""
-    phrase = word_string(keyword)
-    return phrase if phrase.strip() else "\0"
+def _name_keywords(keywords: Sequence[str]) -> str:
+    named = ", ".join(map(_show, keywords[:NAMED_KEYWORDS]))
+    more = len(keywords) - NAMED_KEYWORDS
+    return f"{named}, … {more} more" if more > 0 else named
 
 
-def _found_keywords(actual: Any, keywords: Sequence[str]) -> list[str]:
-    if isinstance(actual, str):
-        words = word_string(actual)
-        return [k for k in keywords if _phrase(k) in words]
-    if isinstance(actual, list):
-        items = {fold(v).strip() for v in actual if isinstance(v, str)}
-        return [k for k in keywords if fold(k).strip() in items]
-    return []
+def quote(value: Any, depth: int = 0) -> tuple[Any, bool]:
+    """`value` as evidence quotes it, and whether anything was left out.
+
+    Texts keep their first `QUOTED_TEXT` characters and end with "…"; lists and objects
+    keep their first `QUOTED_ITEMS` entries, two levels deep.
+    """
+    if isinstance(value, str):
+        if len(value) <= QUOTED_TEXT:
+            return value, False
+        return value[:QUOTED_TEXT] + "…", True
+    if isinstance(value, list | dict):
+        if depth >= 2:
+            return ("[…]" if isinstance(value, list) else "{…}"), bool(value)
+        entries = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        shortened = len(entries) > QUOTED_ITEMS
+        kept = []
+        for key, item in entries[:QUOTED_ITEMS]:
+            quoted, cut = quote(item, depth + 1)
+            if isinstance(key, str) and len(key) > QUOTED_TEXT:
+                key, cut = key[:QUOTED_TEXT] + "…", True
+            kept.append((key, quoted))
+            shortened = shortened or cut
+        if isinstance(value, dict):
+            return dict(kept), shortened
+        return [item for _, item in kept], shortened
+    return value, False
 
 
 def _show(value: Any) -> str:

@@ -206,7 +206,14 @@ class EvidencePublic(BaseModel):
     param: str | None = Field(
         default=None, description="The set param the rule compared with (see the version)."
     )
-    actual: Any = Field(description="The attribute's value in the profile (null if missing).")
+    actual: Any = Field(
+        description="The attribute's value in the profile (null if missing), quoted: a text "
+        "keeps its first 100 characters and ends with …, a list or object its first 10 "
+        "entries. The stored inputs keep the whole value."
+    )
+    actual_shortened: bool = Field(
+        default=False, description="Whether `actual` leaves part of the value out."
+    )
     result: bool | None = Field(description="The leaf's verdict; null when unknown.")
     reason: str = Field(description="The verdict in words.")
 

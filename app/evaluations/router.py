@@ -16,11 +16,10 @@ from app.criteria.models import Slug
 from app.db import SessionDep
 from app.engine import Decision
 from app.errors import problem_responses
-from app.evaluations import service
+from app.evaluations import log, service
 from app.evaluations.dependencies import BatchSlotDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
 from app.evaluations.models import (
-    BatchRequest,
     BatchResult,
     EvaluationPage,
     EvaluationPublic,
@@ -80,9 +79,7 @@ async def evaluate(
     state = request.app.state
 
     async def run(claim: idempotency.Claim | None) -> Response:
-        result, content = await service.evaluate(
-            body, state.registry, state.writer, claim, caller.key_id
-        )
+        result, content = await service.evaluate(body, state.evaluator, claim, caller.key_id)
         if result["id"] is None:
             return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
         headers = {"Location": f"/evaluations/{result['id']}"}
@@ -97,12 +94,19 @@ async def evaluate(
     "/evaluate/batch",
     response_model=BatchResult,
     responses=problem_responses(400, 409, 413, 422, 503),
+    # The body is read here and parsed in a worker thread, a piece at a time
+    # (evaluations.batch_body): FastAPI would parse it in one go on the event loop.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
+        }
+    },
 )
 async def evaluate_batch(
     caller: EvaluatorKey,
     _: BatchSlotDep,
     request: Request,
-    body: BatchRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Judge up to 1,000 profiles; the valid ones are stored in one transaction.
@@ -110,11 +114,19 @@ async def evaluate_batch(
     The batch counts as its number of items against the caller's rate limit.
     """
     state = request.app.state
-    await state.guard.limit_batch(caller, len(body.items))
+    body = await request.body()
+
+    async def count_items(items: int) -> None:
+        await state.guard.limit_batch(caller, items)
 
     async def run(claim: idempotency.Claim | None) -> Response:
         content = await service.evaluate_batch(
-            body.items, state.registry, state.writer, claim, caller.key_id
+            body,
+            request.headers.get("content-type"),
+            state.evaluator,
+            claim,
+            caller.key_id,
+            on_items=count_items,
         )
         return Response(content, media_type=JSON)
 
@@ -197,7 +209,7 @@ def list_evaluations(
         until=until,
         api_key_id=api_key,
     )
-    return service.list_evaluations(session, filters, limit=limit, cursor=cursor)
+    return log.list_evaluations(session, filters, limit=limit, cursor=cursor)
 
 
 @router.get("/evaluations/{evaluation_id}", responses=problem_responses(404, 422))
@@ -209,4 +221,4 @@ def get_evaluation(
     An evaluator key finds only the decisions it asked for (404 for the others).
     """
     owner = caller.key_id if caller.role == Role.evaluator else None
-    return service.get_evaluation(session, evaluation_id, owner=owner)
+    return log.get_evaluation(session, evaluation_id, owner=owner)

@@ -41,6 +41,7 @@ def test_attributes_only_give_a_reasoned_decision(client: TestClient) -> None:
             "expected": criteria["prescription"]["evidence"][0]["expected"],
             "param": "decision_maker_titles",
             "actual": TYPICAL["headline"],
+            "actual_shortened": False,
             "result": True,
             "reason": f'headline is "{TYPICAL["headline"]}", which contains "directrice"',
         }

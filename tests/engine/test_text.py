@@ -1,8 +1,11 @@
 """Table tests for text folding (app.engine.text): case, accents and word boundaries."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.engine.text import fold, word_string
+from app.engine.text import KeywordSet, fold, word_string
+from tests.engine.test_rules_properties import has_phrase
 
 
 @pytest.mark.parametrize(
@@ -96,3 +99,42 @@ def test_word_string(text, words):
 )
 def test_word_string_containment_is_on_word_boundaries(keyword, text, found):
     assert (word_string(keyword) in word_string(text)) is found
+
+
+VOCABULARY = ["head", "of", "sales", "Générale", "ceo", "co-founder", "Zürich", "data", "ops"]
+words_of = st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keywords=st.lists(words_of, min_size=1, max_size=400),
+    text=st.lists(st.sampled_from([*VOCABULARY, "x", ","]), max_size=300).map(" ".join),
+)
+def test_keyword_sets_find_exactly_the_keywords_in_a_row(keywords: list[str], text: str) -> None:
+    # Large sets and long texts take the word-sequence path, small ones substring search:
+    # both find a keyword exactly when its words appear in a row in the text.
+    expected = tuple(has_phrase(text, keyword) for keyword in keywords)
+
+    assert KeywordSet(keywords).found(text) == expected
+
+
+def test_a_keyword_set_finds_list_items_whole() -> None:
+    found = KeywordSet(["Data", "head of", "x"]).found(["DATA", "Head of sales", 3])
+
+    assert found == (True, False, False)
+
+
+def test_a_keyword_set_judges_only_texts_and_lists() -> None:
+    assert KeywordSet(["ceo"]).found(42) is None
+    assert KeywordSet(["ceo"]).found({"ceo": True}) is None
+
+
+def test_long_texts_are_not_cached() -> None:
+    long_text = "Générale " * 100
+
+    assert fold(long_text) == "generale " * 100
+    assert word_string(long_text) == " " + " ".join(["generale"] * 100) + " "
+
+
+def test_a_keyword_without_words_is_never_found() -> None:
+    assert KeywordSet([",", "ceo"]).found("ceo , x") == (False, True)

@@ -1,0 +1,236 @@
+"""Deciding one evaluation request: its checks, its cost, the engine, the answer and the row.
+
+Everything here is synchronous and does no I/O, so the service may run it on the event
+loop when it is cheap and in a worker thread when it is not. Two steps:
+- `prepare` checks the request against its definition (an inline draft is compiled here)
+  and works out its cost, before any rule runs;
+- `judge` runs the engine and shapes the answer, and the row to store unless a dry run.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
+from uuid_utils.compat import uuid7
+
+from app.criteria import service as criteria_service
+from app.criteria.registry import ResolvedCriteria
+from app.db import utcnow
+from app.engine import (
+    CriteriaDefinition,
+    CriterionResult,
+    OverBudget,
+    check_budget,
+    draft_cost,
+    profile_cost,
+)
+from app.engine import evaluate as run_engine
+from app.errors import InvalidInput, ReflexeError, field_path
+from app.evaluations.models import MAX_EXTRA_ATTRIBUTES, EvaluationRequest
+from app.jsonvalues import find_problem
+
+_REQUEST = TypeAdapter(EvaluationRequest)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Cost units allowed per evaluation, and per request (a whole batch)."""
+
+    evaluation: int
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request checked against the definition it will be judged with."""
+
+    request: EvaluationRequest
+    resolved: ResolvedCriteria | None  # None: an inline draft, tried as a dry run
+    definition: CriteriaDefinition
+    profile: dict[str, Any]
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """The answer to send, and the row to store (None on a dry run)."""
+
+    payload: dict[str, Any]
+    row: dict[str, Any] | None
+
+
+Drafts = dict[str, tuple[CriteriaDefinition, int]]
+
+
+def parse(item: Any) -> EvaluationRequest | ReflexeError:
+    """One batch item as a request, or the problem that fails that item alone."""
+    try:
+        return _REQUEST.validate_python(item)
+    except ValidationError as exc:
+        return InvalidInput([(field_path(error["loc"]), error["msg"]) for error in exc.errors()])
+
+
+def prepare(
+    request: EvaluationRequest,
+    resolved: ResolvedCriteria | None,
+    budget: Budget,
+    drafts: Drafts | None = None,
+) -> Prepared:
+    """Check `request` and cost it; 422 for bad input or an evaluation over budget.
+
+    An inline draft is compiled here, its compilation counted; `drafts` lets a batch
+    compile (and count) each distinct draft once.
+    """
+    cost = 0
+    if resolved is None:
+        definition, cost = _draft(request, budget, {} if drafts is None else drafts)
+    else:
+        definition = resolved.definition
+    _check_inputs(request, definition, resolved)
+    profile = request.profile()
+    try:
+        cost += profile_cost(definition, profile)
+        check_budget(cost, budget.evaluation, "evaluation")
+    except OverBudget as exc:
+        raise InvalidInput(exc.problems) from exc
+    return Prepared(request, resolved, definition, profile, cost)
+
+
+def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
+    """Run the engine: the answer and, unless a dry run, the row to store.
+
+    The answer is built as plain JSON-ready data rather than validated models: this is
+    the hot path, and `EvaluationPublic` documents exactly this shape.
+    """
+    request, resolved = prepared.request, prepared.resolved
+    outcome = run_engine(prepared.definition, request.answers, prepared.profile)
+    evaluation_id = None if request.dry_run else uuid7()
+    created_at = utcnow()
+    subject = request.subject
+    subject_json = None if subject is None else {"ref": subject.ref, "name": subject.name}
+    criteria = [_outcome(criterion) for criterion in outcome.criteria]
+    payload = {
+        "id": None if evaluation_id is None else str(evaluation_id),
+        "decision": outcome.decision.value,
+        "criteria_set": None
+        if resolved is None
+        else {"slug": resolved.slug, "version": resolved.version},
+        "subject": subject_json,
+        "met": outcome.met,
+        "score": outcome.score,
+        "needed": outcome.needed,
+        "criteria": criteria,
+        "summary": outcome.summary,
+        "to_change": list(outcome.to_change),
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "api_key_id": api_key_id,
+    }
+    if resolved is None or evaluation_id is None:
+        return Decided(payload, None)
+    row = {
+        "id": evaluation_id,
+        "criteria_version_id": resolved.version_id,
+        "criteria_set_slug": resolved.slug,
+        "criteria_set_version": resolved.version,
+        "subject_ref": None if subject is None else subject.ref,
+        "subject_name": None if subject is None else subject.name,
+        "answers": to_json(request.answers).decode(),
+        "attributes": to_json(prepared.profile).decode(),
+        "results": to_json(criteria).decode(),
+        "decision": outcome.decision.value,
+        "met": outcome.met,
+        "score": outcome.score,
+        "needed": outcome.needed,
+        "summary": outcome.summary,
+        "to_change": to_json(outcome.to_change).decode(),
+        "created_at": created_at,
+        "api_key_id": api_key_id,
+    }
+    return Decided(payload, row)
+
+
+def _draft(
+    request: EvaluationRequest, budget: Budget, drafts: Drafts
+) -> tuple[CriteriaDefinition, int]:
+    """The compiled inline draft and what compiling it cost (nothing if compiled before)."""
+    content = request.criteria
+    assert content is not None
+    criteria_service.check_rule_trees(content, prefix="criteria.")
+    key = content.model_dump_json()
+    if key in drafts:
+        return drafts[key][0], 0
+    # Counted on the JSON before compiling, so that an over-budget draft is never compiled.
+    cost = draft_cost([{"rules": c.rules} for c in content.criteria], content.params)
+    try:
+        check_budget(cost, budget.evaluation, "evaluation")
+    except OverBudget as exc:
+        raise InvalidInput([("criteria", exc.problems[0][1])]) from exc
+    definition = criteria_service.build_definition(content, prefix="criteria.")
+    drafts[key] = (definition, cost)
+    return definition, cost
+
+
+def _check_inputs(
+    request: EvaluationRequest, definition: CriteriaDefinition, resolved: ResolvedCriteria | None
+) -> None:
+    keys = {criterion.key for criterion in definition.criteria}
+    unknown = [key for key in request.answers if key not in keys]
+    if unknown:
+        where = (
+            "the inline criteria"
+            if resolved is None
+            else f"criteria set '{resolved.slug}' version {resolved.version}"
+        )
+        raise InvalidInput(
+            [
+                (
+                    f"answers.{key}",
+                    f"{where} has no criterion '{key}' (it has: {', '.join(sorted(keys))})",
+                )
+                for key in unknown
+            ]
+        )
+    subject = request.subject
+    attributes = request.attributes
+    # The attributes as received (before any dump walks them): free-form, so checked here.
+    raw = {name: getattr(attributes, name) for name in attributes.model_fields_set}
+    found = find_problem(raw, ("attributes",))
+    if found is None and subject is not None:
+        found = find_problem({"ref": subject.ref, "name": subject.name}, ("subject",))
+    if found is not None:
+        raise InvalidInput([(field_path(found[0]), found[1])])
+    extra = attributes.model_extra or {}
+    if len(extra) > MAX_EXTRA_ATTRIBUTES:
+        raise InvalidInput(
+            [
+                (
+                    "attributes",
+                    f"at most {MAX_EXTRA_ATTRIBUTES} attributes beyond the documented ones",
+                )
+            ]
+        )
+
+
+def _outcome(result: CriterionResult) -> dict[str, Any]:
+    return {
+        "key": result.key,
+        "label": result.label,
+        "met": result.met,
+        "source": result.source.value,
+        "reasons": list(result.reasons),
+        "evidence": [
+            {
+                "attribute": e.attribute,
+                "operator": e.operator,
+                # A param's value is part of the stored version: name it, don't copy it.
+                "expected": None if e.param is not None else e.expected,
+                "param": e.param,
+                "actual": e.actual,
+                "actual_shortened": e.actual_shortened,
+                "result": e.result,
+                "reason": e.reason,
+            }
+            for e in result.evidence
+        ],
+    }
