@@ -27,6 +27,7 @@ from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import CONDITION_SCHEMA
 from app.db import begin_immediately, create_db_engine
+from app.docs import install_docs
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.router import router as evaluations_router
 from app.evaluations.writer import DecisionWriter
@@ -156,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by install_docs, with assets of its own
+        redoc_url=None,
     )
     app.state.settings = settings
     install_redaction()
@@ -181,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(criteria_router)
     app.include_router(keys_router)
     app.include_router(health_router)
+    install_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
