@@ -61,7 +61,9 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path}/keys.db"
     monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
     monkeypatch.setenv("REFLEXE_SECRET_KEY", SECRET_KEY)
-    monkeypatch.delenv("REFLEXE_DEV_MODE", raising=False)
+    # `serve` sets these for uvicorn's workers; set here, monkeypatch restores them after.
+    monkeypatch.setenv("REFLEXE_DEV_MODE", "false")
+    monkeypatch.setenv("REFLEXE_MIGRATE_ON_START", "true")
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
