@@ -18,8 +18,22 @@ from app.db import create_db_engine
 from app.errors import ReflexeError
 from app.settings import Settings, get_settings
 
-cli = typer.Typer(help="Reflexe: decide on connection invitations.", no_args_is_help=True)
-keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+# `-h` too, on every command. Plain help (rich_markup_mode=None) rather than Rich's, whose
+# table gives every option a type, flags included (`--dev <bool>`, as if it took a value).
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+cli = typer.Typer(
+    help="Reflexe: decide on connection invitations.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
+)
+keys = typer.Typer(
+    help="Create, list and revoke API keys.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
+)
 cli.add_typer(keys, name="keys")
 
 

@@ -1,6 +1,7 @@
 """The `reflexe` command line."""
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,31 @@ def test_no_arguments_prints_help() -> None:
 
     assert "serve" in result.output
     assert "migrate" in result.output
+
+
+COMMANDS = [[], ["serve"], ["migrate"], ["openapi"], ["keys"], ["keys", "create"]]
+COMMANDS += [["keys", "list"], ["keys", "revoke"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")
+def test_h_is_help(command: list[str]) -> None:
+    short = runner.invoke(cli, [*command, "-h"])
+    long = runner.invoke(cli, [*command, "--help"])
+
+    assert short.exit_code == 0, short.output
+    assert short.output.startswith("Usage: ")
+    assert short.output == long.output
+    assert "-h, --help" in short.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")
+def test_help_shows_no_value_for_a_flag(command: list[str]) -> None:
+    output = runner.invoke(cli, [*command, "--help"]).output
+
+    assert "bool" not in output.lower()
+    if command == ["serve"]:
+        assert re.search(r"^  --dev {2,}Local development mode", output, re.MULTILINE), output
+        assert re.search(r"^  --port <int> {2,}Port", output, re.MULTILINE), output
 
 
 @pytest.fixture
