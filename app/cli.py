@@ -5,7 +5,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -17,6 +17,9 @@ from app.auth.models import ApiKeyCreate, Role
 from app.db import create_db_engine
 from app.errors import ReflexeError
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.main import PreparedDatabase
 
 # `-h` too, on every command. Plain help (rich_markup_mode=None) rather than Rich's, whose
 # table gives every option a type, flags included (`--dev <bool>`, as if it took a value).
@@ -64,7 +67,7 @@ def serve(
             f"development mode serves only on loopback, not on {bind}: "
             "use --host 127.0.0.1, or API keys without development mode"
         )
-    prepare_database(settings)
+    _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
         check_security(settings, engine, announce=False)  # each worker announces it
@@ -131,8 +134,7 @@ def migrate() -> None:
     """Apply pending migrations and seed the default criteria set."""
     from app.main import prepare_database
 
-    prepare_database(get_settings())
-    typer.echo("database is up to date")
+    typer.echo(describe(prepare_database(get_settings())))
 
 
 @cli.command()
@@ -158,13 +160,33 @@ def _session(settings: Settings) -> Iterator[Session]:
     """A session on the migrated database: the key commands work before any `serve`."""
     from app.main import prepare_database
 
-    prepare_database(settings)
+    _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session
     finally:
         engine.dispose()
+
+
+def describe(prepared: "PreparedDatabase") -> str:
+    """What preparing the database did, in one line."""
+    upgrade = prepared.upgrade
+    if not upgrade.has_migrated:
+        said = f"database already up to date (revision {upgrade.after})"
+    elif upgrade.before is None:
+        said = f"database migrated to the newest revision ({upgrade.after})"
+    else:
+        said = f"database migrated from revision {upgrade.before} to the newest ({upgrade.after})"
+    if prepared.seeded_set is not None:
+        said += f"; created the default criteria set '{prepared.seeded_set}'"
+    return said
+
+
+def _report_changes(prepared: "PreparedDatabase") -> None:
+    """Say on stderr what preparing the database changed, if anything."""
+    if prepared.upgrade.has_migrated or prepared.seeded_set is not None:
+        typer.echo(describe(prepared), err=True)
 
 
 def _secret(settings: Settings) -> bytes:

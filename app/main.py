@@ -4,6 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -33,7 +34,7 @@ from app.evaluations.router import router as evaluations_router
 from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.middleware import BodyLimitMiddleware, NoStoreMiddleware
-from app.migrate import upgrade
+from app.migrate import Upgrade, upgrade
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("reflexe")
@@ -90,15 +91,24 @@ def check_security(settings: Settings, engine: Engine, *, announce: bool = True)
     return secret
 
 
-def prepare_database(settings: Settings) -> None:
+@dataclass(frozen=True)
+class PreparedDatabase:
+    """What prepare_database did: the migration, and the default set if it created it."""
+
+    upgrade: Upgrade
+    seeded_set: str | None
+
+
+def prepare_database(settings: Settings) -> PreparedDatabase:
     """Migrate the schema and seed the default criteria set, once per database."""
     engine = create_db_engine(settings)
     try:
-        upgrade(engine)
+        upgraded = upgrade(engine)
         with Session(engine) as session:
-            criteria_service.ensure_default_set(session)
+            seeded = criteria_service.ensure_default_set(session)
     finally:
         engine.dispose()
+    return PreparedDatabase(upgrade=upgraded, seeded_set=seeded.slug if seeded else None)
 
 
 @cache

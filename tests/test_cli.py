@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from app.auth import service as auth_service
 from app.cli import cli
+from app.migrate import alembic_config, head_revision
 from tests.conftest import SECRET_KEY
 
 runner = CliRunner()
@@ -30,12 +33,39 @@ def test_migrate_creates_the_schema_and_seeds_pipu_once(
     finally:
         get_settings.cache_clear()
 
+    head = head_revision()
     assert first.exit_code == 0, first.output
+    assert first.stdout == (
+        f"database migrated to the newest revision ({head}); "
+        "created the default criteria set 'pipu'\n"
+    )
     assert second.exit_code == 0, second.output
-    assert "database is up to date" in second.output
+    assert second.stdout == f"database already up to date (revision {head})\n"
     with create_engine(url).connect() as connection:
         slugs = connection.execute(text("SELECT slug, is_default FROM criteria_set")).all()
     assert [tuple(row) for row in slugs] == [("pipu", True)]
+
+
+def test_migrate_says_from_which_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    config = alembic_config()
+    [base] = ScriptDirectory.from_config(config).get_bases()
+    with create_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, base)
+    monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(cli, ["migrate"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        f"database migrated from revision {base} to the newest ({head_revision()})"
+    )
 
 
 def test_openapi_command_writes_the_document(tmp_path: Path) -> None:
@@ -102,6 +132,7 @@ def test_keys_create_prints_the_key_once_and_stores_its_hash(cli_env: str) -> No
     key = created.stdout.strip()
     assert auth_service.key_id_of(key) is not None
     assert "shown once" in created.stderr
+    assert "database migrated to the newest revision" in created.stderr  # a fresh database
     with create_engine(cli_env).connect() as connection:
         row = connection.execute(text("SELECT id, name, role, hash FROM api_key")).one()
     assert (row.id, row.name, row.role) == (key[4:16], "crm", "evaluator")
