@@ -5,27 +5,42 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import uvicorn
 from sqlmodel import Session
+from typer.core import TyperGroup
 
 from app.auth import service as auth_service
 from app.auth.guard import is_loopback
 from app.auth.models import ApiKeyCreate, Role
 from app.db import create_db_engine
 from app.errors import ReflexeError
-from app.settings import Settings, get_settings
+from app.settings import InvalidSettings, Settings, get_settings
 
 if TYPE_CHECKING:
     from app.main import PreparedDatabase
+
+
+class Commands(TyperGroup):
+    """The command group: a bad setting ends any command with one line per variable."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: the Context class moved with Typer's versions
+        try:
+            return super().invoke(ctx)
+        except InvalidSettings as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(code=1) from None
+
 
 # `-h` too, on every command. Plain help (rich_markup_mode=None) rather than Rich's, whose
 # table gives every option a type, flags included (`--dev <bool>`, as if it took a value).
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 cli = typer.Typer(
+    cls=Commands,
     help="Reflexe: decide on connection invitations.",
     no_args_is_help=True,
     context_settings=HELP_OPTIONS,

@@ -198,3 +198,67 @@ def test_serve_refuses_to_start_without_any_key(cli_env: str) -> None:
 
     assert result.exit_code == 1
     assert "No API key is configured" in result.stderr
+
+
+BAD_SETTINGS = [
+    ("REFLEXE_SECRET_KEY", "short", "REFLEXE_SECRET_KEY: must hold at least 32 characters"),
+    ("REFLEXE_RATE_LIMIT", "nonsense", "REFLEXE_RATE_LIMIT: couldn't parse rate limit string"),
+    ("REFLEXE_PORT", "x", "REFLEXE_PORT: input should be a valid integer"),
+    ("REFLEXE_CORS_ORIGINS", "https://a.example", "REFLEXE_CORS_ORIGINS: must be JSON"),
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["migrate"],
+        ["keys", "create", "--role", "admin", "--name", "ops"],
+        ["keys", "list"],
+        ["keys", "revoke", "0123456789ab"],
+        ["openapi", "--output", "{tmp}/openapi.json"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+@pytest.mark.parametrize(
+    ("variable", "value", "message"), BAD_SETTINGS, ids=[bad[0] for bad in BAD_SETTINGS]
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+    variable: str,
+    value: str,
+    message: str,
+) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, [part.format(tmp=tmp_path) for part in command])
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {message}")
+    assert result.stdout == ""
+    if variable == "REFLEXE_SECRET_KEY":
+        assert value not in line
+
+
+def test_each_bad_setting_has_its_line(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.setenv("REFLEXE_PORT", "0")
+    monkeypatch.setenv("REFLEXE_LOG_LEVEL", "loud")
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, ["migrate"])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: REFLEXE_PORT: input should be greater than or equal to 1",
+        "error: REFLEXE_LOG_LEVEL: input should be 'critical', 'error', 'warning', 'info' or "
+        "'debug'",
+    ]
