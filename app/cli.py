@@ -5,21 +5,53 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import uvicorn
 from sqlmodel import Session
+from typer.core import TyperGroup
 
 from app.auth import service as auth_service
 from app.auth.guard import is_loopback
 from app.auth.models import ApiKeyCreate, Role
 from app.db import create_db_engine
 from app.errors import ReflexeError
-from app.settings import Settings, get_settings
+from app.settings import InvalidSettings, Settings, get_settings
 
-cli = typer.Typer(help="Reflexe: decide on connection invitations.", no_args_is_help=True)
-keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from app.main import PreparedDatabase
+
+
+class Commands(TyperGroup):
+    """The command group: a bad setting ends any command with one line per variable."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: the Context class moved with Typer's versions
+        try:
+            return super().invoke(ctx)
+        except InvalidSettings as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(code=1) from None
+
+
+# `-h` too, on every command. Plain help (rich_markup_mode=None) rather than Rich's, whose
+# table gives every option a type, flags included (`--dev <bool>`, as if it took a value).
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+cli = typer.Typer(
+    cls=Commands,
+    help="Reflexe: decide on connection invitations.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
+)
+keys = typer.Typer(
+    help="Create, list and revoke API keys.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+    rich_markup_mode=None,
+)
 cli.add_typer(keys, name="keys")
 
 
@@ -50,7 +82,7 @@ def serve(
             f"development mode serves only on loopback, not on {bind}: "
             "use --host 127.0.0.1, or API keys without development mode"
         )
-    prepare_database(settings)
+    _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
         check_security(settings, engine, announce=False)  # each worker announces it
@@ -120,8 +152,7 @@ def migrate() -> None:
     """Apply pending migrations and seed the default criteria set."""
     from app.main import prepare_database
 
-    prepare_database(get_settings())
-    typer.echo("database is up to date")
+    typer.echo(describe(prepare_database(get_settings())))
 
 
 @cli.command()
@@ -147,13 +178,33 @@ def _session(settings: Settings) -> Iterator[Session]:
     """A session on the migrated database: the key commands work before any `serve`."""
     from app.main import prepare_database
 
-    prepare_database(settings)
+    _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session
     finally:
         engine.dispose()
+
+
+def describe(prepared: "PreparedDatabase") -> str:
+    """What preparing the database did, in one line."""
+    upgrade = prepared.upgrade
+    if not upgrade.has_migrated:
+        said = f"database already up to date (revision {upgrade.after})"
+    elif upgrade.before is None:
+        said = f"database migrated to the newest revision ({upgrade.after})"
+    else:
+        said = f"database migrated from revision {upgrade.before} to the newest ({upgrade.after})"
+    if prepared.seeded_set is not None:
+        said += f"; created the default criteria set '{prepared.seeded_set}'"
+    return said
+
+
+def _report_changes(prepared: "PreparedDatabase") -> None:
+    """Say on stderr what preparing the database changed, if anything."""
+    if prepared.upgrade.has_migrated or prepared.seeded_set is not None:
+        typer.echo(describe(prepared), err=True)
 
 
 def _secret(settings: Settings) -> bytes:

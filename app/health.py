@@ -17,12 +17,27 @@ class Health(BaseModel):
     status: str
 
 
+# HEAD answers as GET does, status and headers, and the server sends no body. Each has its
+# own name: operation ids are route names.
+@router.head(
+    "/healthz",
+    name="healthz_head",
+    summary="Healthz, headers only",
+    description="What GET answers, without the body.",
+)
 @router.get("/healthz")
 def healthz() -> Health:
     """The process is alive."""
     return Health(status="ok")
 
 
+@router.head(
+    "/readyz",
+    name="readyz_head",
+    summary="Readyz, headers only",
+    description="What GET answers, without the body.",
+    responses=problem_responses(503),
+)
 @router.get("/readyz", responses=problem_responses(503))
 def readyz(request: Request) -> Health:
     """The database is reachable and its schema is up to date."""

@@ -4,6 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,6 +29,7 @@ from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
 from app.db import begin_immediately, create_db_engine
+from app.docs import install_docs
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.deciding import Budget
 from app.evaluations.dependencies import BatchSlots
@@ -37,7 +39,7 @@ from app.evaluations.service import CPU_THREADS, Evaluator
 from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from app.migrate import upgrade
+from app.migrate import Upgrade, upgrade
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("reflexe")
@@ -94,15 +96,24 @@ def check_security(settings: Settings, engine: Engine, *, announce: bool = True)
     return secret
 
 
-def prepare_database(settings: Settings) -> None:
+@dataclass(frozen=True)
+class PreparedDatabase:
+    """What prepare_database did: the migration, and the default set if it created it."""
+
+    upgrade: Upgrade
+    seeded_set: str | None
+
+
+def prepare_database(settings: Settings) -> PreparedDatabase:
     """Migrate the schema and seed the default criteria set, once per database."""
     engine = create_db_engine(settings)
     try:
-        upgrade(engine)
+        upgraded = upgrade(engine)
         with Session(engine) as session:
-            criteria_service.ensure_default_set(session)
+            seeded = criteria_service.ensure_default_set(session)
     finally:
         engine.dispose()
+    return PreparedDatabase(upgrade=upgraded, seeded_set=seeded.slug if seeded else None)
 
 
 @cache
@@ -169,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by install_docs, with assets of its own
+        redoc_url=None,
     )
     app.state.settings = settings
     install_redaction()
@@ -195,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(criteria_router)
     app.include_router(keys_router)
     app.include_router(health_router)
+    install_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -20,7 +20,7 @@ SECURITY_HEADERS = {
 # styles (and Swagger UI's inline start-up script) may run, nothing from elsewhere.
 DOCUMENT_POLICY = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
 )
 
 

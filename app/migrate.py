@@ -1,5 +1,6 @@
 """Schema migrations with Alembic, safe when several processes start at once."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -30,7 +31,19 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade` did: the schema's revision before and after (None: no schema)."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def has_migrated(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade(engine: Engine) -> Upgrade:
     """Bring the schema to the newest revision; a no-op when it is there already.
 
     PostgreSQL: a transaction-scoped advisory lock lets one process migrate while the
@@ -41,5 +54,7 @@ def upgrade(engine: Engine) -> None:
     with begin_immediately(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})")
+        before = current_revision(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        return Upgrade(before=before, after=current_revision(connection))

@@ -1,17 +1,22 @@
 """Service settings, read from the environment (prefix REFLEXE_) or a .env file."""
 
+import re
 from functools import lru_cache
 from typing import Literal
 
 from limits import parse_many
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+ENV_PREFIX = "REFLEXE_"
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REFLEXE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///./data/reflexe.db",
@@ -78,7 +83,6 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        min_length=32,
         description="Secret of the keyed hash that API keys are stored as (32+ characters, "
         "the same on every replica). Required outside development mode.",
     )
@@ -105,6 +109,14 @@ class Settings(BaseSettings):
         "alone) or async+redis://host:6379 (shared by every replica).",
     )
 
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Said here rather than with min_length, whose message would tell the secret's length.
+        if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(f"must hold at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
+
     @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -124,6 +136,40 @@ class Settings(BaseSettings):
         return value
 
 
+class InvalidSettings(ValueError):
+    """Settings that cannot be used: one problem per faulty variable, never its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of the environment; InvalidSettings names each faulty variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings([_problem(error) for error in exc.errors()]) from exc
+    except SettingsError as exc:  # a list or other JSON value that does not parse
+        raise InvalidSettings([_unparsed(exc)]) from exc
+
+
+def variable_of(field: str) -> str:
+    """The environment variable that sets `field`."""
+    return f"{ENV_PREFIX}{field}".upper()
+
+
+def _problem(error: ErrorDetails) -> str:
+    field, *within = error["loc"]
+    where = "".join(f"[{part}]" for part in within)
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{variable_of(str(field))}{where}: {message[:1].lower()}{message[1:]}"
+
+
+def _unparsed(exc: SettingsError) -> str:
+    found = re.search(r'field "(\w+)"', str(exc))
+    if found is None:
+        return str(exc)
+    detail = f" ({exc.__cause__})" if exc.__cause__ else ""
+    return f"{variable_of(found[1])}: must be JSON{detail}"

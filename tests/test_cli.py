@@ -1,15 +1,19 @@
 """The `reflexe` command line."""
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from app.auth import service as auth_service
 from app.cli import cli
+from app.migrate import alembic_config, head_revision
 from tests.conftest import SECRET_KEY
 
 runner = CliRunner()
@@ -29,12 +33,39 @@ def test_migrate_creates_the_schema_and_seeds_pipu_once(
     finally:
         get_settings.cache_clear()
 
+    head = head_revision()
     assert first.exit_code == 0, first.output
+    assert first.stdout == (
+        f"database migrated to the newest revision ({head}); "
+        "created the default criteria set 'pipu'\n"
+    )
     assert second.exit_code == 0, second.output
-    assert "database is up to date" in second.output
+    assert second.stdout == f"database already up to date (revision {head})\n"
     with create_engine(url).connect() as connection:
         slugs = connection.execute(text("SELECT slug, is_default FROM criteria_set")).all()
     assert [tuple(row) for row in slugs] == [("pipu", True)]
+
+
+def test_migrate_says_from_which_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    config = alembic_config()
+    [base] = ScriptDirectory.from_config(config).get_bases()
+    with create_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, base)
+    monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(cli, ["migrate"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        f"database migrated from revision {base} to the newest ({head_revision()})"
+    )
 
 
 def test_openapi_command_writes_the_document(tmp_path: Path) -> None:
@@ -53,6 +84,31 @@ def test_no_arguments_prints_help() -> None:
     assert "migrate" in result.output
 
 
+COMMANDS = [[], ["serve"], ["migrate"], ["openapi"], ["keys"], ["keys", "create"]]
+COMMANDS += [["keys", "list"], ["keys", "revoke"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")
+def test_h_is_help(command: list[str]) -> None:
+    short = runner.invoke(cli, [*command, "-h"])
+    long = runner.invoke(cli, [*command, "--help"])
+
+    assert short.exit_code == 0, short.output
+    assert short.output.startswith("Usage: ")
+    assert short.output == long.output
+    assert "-h, --help" in short.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")
+def test_help_shows_no_value_for_a_flag(command: list[str]) -> None:
+    output = runner.invoke(cli, [*command, "--help"]).output
+
+    assert "bool" not in output.lower()
+    if command == ["serve"]:
+        assert re.search(r"^  --dev {2,}Local development mode", output, re.MULTILINE), output
+        assert re.search(r"^  --port <int> {2,}Port", output, re.MULTILINE), output
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite database and a secret key for the commands; the database URL."""
@@ -61,7 +117,9 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path}/keys.db"
     monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
     monkeypatch.setenv("REFLEXE_SECRET_KEY", SECRET_KEY)
-    monkeypatch.delenv("REFLEXE_DEV_MODE", raising=False)
+    # `serve` sets these for uvicorn's workers; set here, monkeypatch restores them after.
+    monkeypatch.setenv("REFLEXE_DEV_MODE", "false")
+    monkeypatch.setenv("REFLEXE_MIGRATE_ON_START", "true")
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
@@ -74,6 +132,7 @@ def test_keys_create_prints_the_key_once_and_stores_its_hash(cli_env: str) -> No
     key = created.stdout.strip()
     assert auth_service.key_id_of(key) is not None
     assert "shown once" in created.stderr
+    assert "database migrated to the newest revision" in created.stderr  # a fresh database
     with create_engine(cli_env).connect() as connection:
         row = connection.execute(text("SELECT id, name, role, hash FROM api_key")).one()
     assert (row.id, row.name, row.role) == (key[4:16], "crm", "evaluator")
@@ -139,3 +198,67 @@ def test_serve_refuses_to_start_without_any_key(cli_env: str) -> None:
 
     assert result.exit_code == 1
     assert "No API key is configured" in result.stderr
+
+
+BAD_SETTINGS = [
+    ("REFLEXE_SECRET_KEY", "short", "REFLEXE_SECRET_KEY: must hold at least 32 characters"),
+    ("REFLEXE_RATE_LIMIT", "nonsense", "REFLEXE_RATE_LIMIT: couldn't parse rate limit string"),
+    ("REFLEXE_PORT", "x", "REFLEXE_PORT: input should be a valid integer"),
+    ("REFLEXE_CORS_ORIGINS", "https://a.example", "REFLEXE_CORS_ORIGINS: must be JSON"),
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["migrate"],
+        ["keys", "create", "--role", "admin", "--name", "ops"],
+        ["keys", "list"],
+        ["keys", "revoke", "0123456789ab"],
+        ["openapi", "--output", "{tmp}/openapi.json"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+@pytest.mark.parametrize(
+    ("variable", "value", "message"), BAD_SETTINGS, ids=[bad[0] for bad in BAD_SETTINGS]
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+    variable: str,
+    value: str,
+    message: str,
+) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, [part.format(tmp=tmp_path) for part in command])
+
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {message}")
+    assert result.stdout == ""
+    if variable == "REFLEXE_SECRET_KEY":
+        assert value not in line
+
+
+def test_each_bad_setting_has_its_line(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.setenv("REFLEXE_PORT", "0")
+    monkeypatch.setenv("REFLEXE_LOG_LEVEL", "loud")
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, ["migrate"])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: REFLEXE_PORT: input should be greater than or equal to 1",
+        "error: REFLEXE_LOG_LEVEL: input should be 'critical', 'error', 'warning', 'info' or "
+        "'debug'",
+    ]

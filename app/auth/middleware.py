@@ -10,10 +10,20 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.guard import KeyGuard
+from app.docs import ASSETS_PATH, DOCS_PATH, REDOC_PATH
 from app.errors import DATABASE_ERRORS, ReflexeError, render_error
 
 # Probes and the API's own documentation are public; everything else needs a key.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", DOCS_PATH, REDOC_PATH})
+# The documentation's assets: files under this prefix, never a path that climbs out of it.
+PUBLIC_PREFIX = ASSETS_PATH + "/"
+
+
+def is_public(path: str) -> bool:
+    """Whether a request for `path` may go without a key."""
+    if path in PUBLIC_PATHS:
+        return True
+    return path.startswith(PUBLIC_PREFIX) and ".." not in path.split("/")
 
 
 class AuthenticationMiddleware:
@@ -21,7 +31,7 @@ class AuthenticationMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         request = Request(scope)

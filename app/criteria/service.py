@@ -157,14 +157,14 @@ def get_version(session: Session, slug: str, number: int) -> CriteriaVersionPubl
     return _version_public(slug, _load_version(session, criteria_set, number))
 
 
-def ensure_default_set(session: Session) -> None:
-    """Create PIPU as the default set on a database that has never held a set."""
+def ensure_default_set(session: Session) -> CriteriaSetPublic | None:
+    """Create PIPU as the default set on a database that has never held a set; the set made."""
     if repository.has_any_set(session):
-        return
+        return None
     try:
-        create_set(session, PIPU)
+        return create_set(session, PIPU)
     except Conflict:
-        pass  # another process seeded it first
+        return None  # another process seeded it first
 
 
 # --- helpers ----------------------------------------------------------------

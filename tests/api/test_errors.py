@@ -136,7 +136,12 @@ def test_unexpected_errors_are_500_problems_without_traceback(client: TestClient
 
 @pytest.mark.parametrize(
     ("path", "allow"),
-    [("/criteria", "GET, POST"), ("/criteria/pipu", "DELETE, GET, PUT"), ("/evaluate", "POST")],
+    [
+        ("/criteria", "GET, POST"),
+        ("/criteria/pipu", "DELETE, GET, PUT"),
+        ("/evaluate", "POST"),
+        ("/healthz", "GET, HEAD"),
+    ],
 )
 def test_405_lists_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
     response = client.request("PATCH", path)

@@ -1,5 +1,6 @@
 """Liveness and readiness."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -15,6 +16,19 @@ def test_readyz_when_migrated(client: TestClient) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_head_answers_as_get_without_a_body(client: TestClient, path: str) -> None:
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+
+    got = anonymous.get(path)
+    head = anonymous.head(path)
+
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    for header in ("content-type", "content-length", "cache-control"):
+        assert head.headers[header] == got.headers[header]
+
+
 def test_readyz_503_when_the_schema_is_not_migrated(tmp_path: object) -> None:
     settings = Settings(
         dev_mode=True, database_url=f"sqlite:///{tmp_path}/empty.db", migrate_on_start=False
@@ -22,11 +36,13 @@ def test_readyz_503_when_the_schema_is_not_migrated(tmp_path: object) -> None:
 
     with local_client(create_app(settings)) as client:
         response = client.get("/readyz")
+        head = client.head("/readyz")
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"
     assert "reflexe migrate" in response.json()["detail"]
+    assert (head.status_code, head.headers["retry-after"], head.content) == (503, "5", b"")
 
 
 def test_readyz_503_when_the_database_is_unreachable() -> None:
