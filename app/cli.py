@@ -112,12 +112,13 @@ def create_key(
 ) -> None:
     """Create an API key and print it, once: only a keyed hash of it is stored."""
     settings = get_settings()
+    secret = _secret(settings)  # before anything is written
     try:
         body = ApiKeyCreate(name=name, role=role)
     except ValueError as exc:
         _fail(f"invalid key: {exc}")
     with _session(settings) as session:
-        created = auth_service.create_key(session, _secret(settings), body)
+        created = auth_service.create_key(session, secret, body)
     typer.echo(
         f"created {created.role} key {created.id} ({created.name}); it is shown once:", err=True
     )
@@ -208,10 +209,14 @@ def _report_changes(prepared: "PreparedDatabase") -> None:
 
 
 def _secret(settings: Settings) -> bytes:
+    """REFLEXE_SECRET_KEY, which keys are hashed with: without it, no key is created."""
     try:
-        return auth_service.secret_of(settings)
+        secret = auth_service.secret_of(settings)
     except auth_service.MissingSecret as exc:
         _fail(str(exc))
+    if secret is None:
+        _fail(auth_service.NO_SECRET)
+    return secret
 
 
 def _fail(message: str) -> NoReturn:

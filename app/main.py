@@ -69,7 +69,7 @@ DEV_MODE_WARNING = """
 **********************************************************************************"""
 
 
-def check_security(settings: Settings, engine: Engine, *, announce: bool = True) -> bytes:
+def check_security(settings: Settings, engine: Engine, *, announce: bool = True) -> bytes | None:
     """The secret of the API keys' hash; refuses a configuration that leaves the API open."""
     try:
         secret = auth_service.secret_of(settings)

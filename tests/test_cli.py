@@ -173,6 +173,26 @@ def test_keys_create_needs_a_secret_key(cli_env: str, monkeypatch: pytest.Monkey
     assert "REFLEXE_SECRET_KEY is not set" in result.stderr
 
 
+def test_keys_create_needs_a_secret_key_in_development_mode_too(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key hashed without the real secret would be listed as active and refused forever.
+    from app.settings import get_settings
+
+    monkeypatch.delenv("REFLEXE_SECRET_KEY")
+    monkeypatch.setenv("REFLEXE_DEV_MODE", "true")
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "ops"])
+    listed = runner.invoke(cli, ["keys", "list"])
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: REFLEXE_SECRET_KEY is not set")
+    assert "ops" not in listed.stdout
+
+
 @pytest.mark.parametrize(
     ("role", "name", "message"),
     [("root", "x", "'root' is not one of"), ("admin", "", "invalid key")],

@@ -8,8 +8,6 @@ decision back from a uvicorn process, through the generated functions only.
 
 import importlib
 import json
-import os
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,8 @@ import pytest
 from openapi_python_client import generate
 from openapi_python_client.config import Config, ConfigFile, MetaType
 
-from tests.db.servers import free_port, start_server
+from tests.conftest import SECRET_KEY
+from tests.db.servers import running_server
 
 DOCUMENT = Path(__file__).parents[1] / "openapi" / "openapi.json"
 PACKAGE = "reflexe_client"
@@ -75,14 +74,10 @@ def test_every_operation_and_schema_is_generated(client_package: ModuleType) -> 
 
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
-    """A Reflexe server on a fresh SQLite database, in development mode."""
-    port = free_port()
-    process = start_server(f"sqlite:///{tmp_path}/client.db", port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    """A Reflexe server on a fresh SQLite database, in development mode, with a secret key."""
+    url = f"sqlite:///{tmp_path}/client.db"
+    with running_server(url, env={"REFLEXE_SECRET_KEY": SECRET_KEY}) as base:
+        yield base
 
 
 @pytest.fixture

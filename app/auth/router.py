@@ -26,7 +26,8 @@ KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's p
     status_code=status.HTTP_201_CREATED,
     responses={
         201: {"headers": {"Location": {"schema": {"type": "string"}}}},
-        **problem_responses(400, 413, 422),
+        # 409: in development mode without REFLEXE_SECRET_KEY, no key can be created.
+        **problem_responses(400, 409, 413, 422),
     },
 )
 def create_api_key(

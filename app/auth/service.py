@@ -22,24 +22,32 @@ PREFIX = "rfx_"
 TOKEN_PATTERN = re.compile(rf"^{PREFIX}({KEY_ID})_[A-Za-z0-9_-]{{43}}$")
 # What any text holding a key (or its start) contains, as found in a URL or a log line.
 KEY_SHAPE = re.compile(rf"{PREFIX}{KEY_ID}_")
-# Used only in development mode without a configured secret; such keys are local toys.
-DEV_SECRET = b"reflexe-local-development-mode-only"
+NO_SECRET = (
+    "REFLEXE_SECRET_KEY is not set: API keys are stored as a keyed hash and need it. "
+    'Generate one with `python3 -c "import secrets; print(secrets.token_urlsafe(48))"`.'
+)
 
 
 class MissingSecret(RuntimeError):
     """The service was asked to hash keys without a secret key."""
 
 
-def secret_of(settings: Settings) -> bytes:
-    """The secret of the keyed hash: REFLEXE_SECRET_KEY, or a fixed one in development."""
+class KeysNeedASecret(Conflict):
+    """A key was to be created in development mode, which runs without a secret."""
+
+
+def secret_of(settings: Settings) -> bytes | None:
+    """The secret of the keyed hash, REFLEXE_SECRET_KEY; None in development mode without it.
+
+    Without a secret no key can be created nor recognised: development mode then admits
+    only loopback callers without a key. A key hashed under some stand-in secret would stop
+    working the day a real one is set.
+    """
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     if settings.dev_mode:
-        return DEV_SECRET
-    raise MissingSecret(
-        "REFLEXE_SECRET_KEY is not set: API keys are stored as a keyed hash and need it. "
-        'Generate one with `python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
-    )
+        return None
+    raise MissingSecret(NO_SECRET)
 
 
 def key_id_of(token: str) -> str | None:
@@ -56,8 +64,10 @@ def matches(secret: bytes, token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(secret, token), stored_hash)
 
 
-def create_key(session: Session, secret: bytes, body: ApiKeyCreate) -> ApiKeyCreated:
-    """Create a key; its token is in the result and nowhere else."""
+def create_key(session: Session, secret: bytes | None, body: ApiKeyCreate) -> ApiKeyCreated:
+    """Create a key; its token is in the result and nowhere else. 409 without a secret."""
+    if secret is None:
+        raise KeysNeedASecret(f"API keys cannot be created: {NO_SECRET}")
     key_id = secrets.token_hex(6)
     token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     key = repository.add(

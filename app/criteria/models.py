@@ -180,6 +180,25 @@ class CriteriaSetCreate(CriteriaContent):
     slug: Slug = Field(description="Identifier of the set in URLs, e.g. `pipu`.")
 
 
+class CriteriaSetReplace(CriteriaContent):
+    """The next version of a set. A set as GET returns it may be sent back, edited: its
+    `slug` must be the set's own, and the fields the server manages are ignored."""
+
+    slug: Slug | None = Field(
+        default=None, description="The set's slug, if sent: it must be the one in the URL."
+    )
+    version: int | None = Field(
+        default=None, description="Ignored: the server numbers versions (If-Match says which)."
+    )
+    created_at: datetime | None = Field(default=None, description="Ignored: set by the server.")
+    is_default: bool | None = Field(
+        default=None, description="Ignored: see POST /criteria/{slug}/default."
+    )
+    archived_at: datetime | None = Field(
+        default=None, description="Ignored: see DELETE and POST /criteria/{slug}/restore."
+    )
+
+
 class CriteriaVersionPublic(CriteriaSetCreate):
     version: int = Field(description="Version number, from 1.")
     created_at: datetime = Field(description="When this version was stored.")

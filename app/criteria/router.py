@@ -10,10 +10,10 @@ from app.criteria.dependencies import RegistryDep
 from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
 from app.criteria.models import (
     MAX_VERSION,
-    CriteriaContent,
     CriteriaSetCreate,
     CriteriaSetList,
     CriteriaSetPublic,
+    CriteriaSetReplace,
     CriteriaVersionList,
     CriteriaVersionPublic,
     Slug,
@@ -122,10 +122,14 @@ def replace_criteria_set(
     registry: RegistryDep,
     response: Response,
     slug: SlugPath,
-    body: Annotated[CriteriaContent, Body(openapi_examples=REPLACE_EXAMPLES)],
+    body: Annotated[CriteriaSetReplace, Body(openapi_examples=REPLACE_EXAMPLES)],
     if_match: IfMatch = None,
 ) -> CriteriaSetPublic:
-    """Replace a criteria set, creating its next version. Requires If-Match."""
+    """Replace a criteria set, creating its next version. Requires If-Match.
+
+    The body may be the set as GET returned it, edited: its `slug` must be this one, and
+    `version`, `created_at`, `is_default` and `archived_at` are ignored.
+    """
     replaced = service.replace_set(session, slug, body, if_match)
     registry.refresh()
     response.headers["ETag"] = service.etag(replaced.version)
@@ -162,6 +166,23 @@ def make_default_criteria_set(
     registry.refresh()
     response.headers["ETag"] = service.etag(made.version)
     return made
+
+
+@router.post(
+    "/{slug}/restore",
+    responses={
+        200: {"headers": {"ETag": ETAG_HEADER}, "links": links.READ},
+        **problem_responses(404, 422),
+    },
+)
+def restore_criteria_set(
+    _: AdminKey, session: WriteSessionDep, registry: RegistryDep, response: Response, slug: SlugPath
+) -> CriteriaSetPublic:
+    """Restore an archived criteria set, so that it evaluates again; a set in use is unchanged."""
+    restored = service.restore_set(session, slug)
+    registry.refresh()
+    response.headers["ETag"] = service.etag(restored.version)
+    return restored
 
 
 @router.get("/{slug}/versions", responses=problem_responses(404, 422))

@@ -9,6 +9,7 @@ from app.criteria.models import (
     CriteriaSet,
     CriteriaSetCreate,
     CriteriaSetPublic,
+    CriteriaSetReplace,
     CriteriaVersion,
     CriteriaVersionPublic,
 )
@@ -92,9 +93,13 @@ def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
 
 
 def replace_set(
-    session: Session, slug: str, body: CriteriaContent, if_match: str | None
+    session: Session, slug: str, body: CriteriaSetReplace, if_match: str | None
 ) -> CriteriaSetPublic:
     """Store `body` as the next version of the set, if the client saw the current one."""
+    if body.slug is not None and body.slug != slug:
+        raise InvalidInput(
+            [("slug", f"this set's slug is '{slug}', not '{body.slug}'; a slug never changes")]
+        )
     build_definition(body)
     criteria_set = _load(session, slug)
     _check_if_match(if_match, criteria_set)
@@ -110,6 +115,17 @@ def replace_set(
         raise _stale(slug) from exc
     session.refresh(criteria_set)
     return _public(criteria_set, version)
+
+
+def restore_set(session: Session, slug: str) -> CriteriaSetPublic:
+    """Bring an archived set back for new evaluations; a set in use stays as it is."""
+    criteria_set = _load(session, slug)
+    if criteria_set.archived_at is not None:
+        criteria_set.archived_at = None
+        session.add(criteria_set)
+        session.commit()
+        session.refresh(criteria_set)
+    return _public(criteria_set, _current_version(session, criteria_set))
 
 
 def archive_set(session: Session, slug: str, if_match: str | None) -> None:

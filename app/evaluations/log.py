@@ -14,6 +14,7 @@ from app.evaluations import repository
 from app.evaluations.models import (
     CriteriaSetRef,
     CriterionOutcome,
+    EvaluationInputs,
     EvaluationPage,
     EvaluationPublic,
     EvaluationRecord,
@@ -34,10 +35,33 @@ def get_evaluation(
 
     With an `owner`, only a decision asked for by that API key is found.
     """
+    return _public(_load(session, evaluation_id, owner))
+
+
+def get_inputs(
+    session: Session, evaluation_id: uuid.UUID, *, owner: str | None = None
+) -> EvaluationInputs:
+    """The subject, answers and attributes a stored decision was made from."""
+    record = _load(session, evaluation_id, owner)
+    return EvaluationInputs(
+        id=record.id,
+        subject=_subject(record),
+        answers=record.answers,
+        attributes=record.attributes,
+    )
+
+
+def _load(session: Session, evaluation_id: uuid.UUID, owner: str | None) -> EvaluationRecord:
     record = repository.get(session, evaluation_id)
     if record is None or (owner is not None and record.api_key_id != owner):
         raise NotFound(f"No evaluation '{evaluation_id}'.")
-    return _public(record)
+    return record
+
+
+def _subject(record: EvaluationRecord) -> Subject | None:
+    if record.subject_ref is None and record.subject_name is None:
+        return None
+    return Subject(ref=record.subject_ref, name=record.subject_name)
 
 
 def list_evaluations(
@@ -54,18 +78,13 @@ def list_evaluations(
 
 
 def _public(record: EvaluationRecord) -> EvaluationPublic:
-    subject = (
-        Subject(ref=record.subject_ref, name=record.subject_name)
-        if record.subject_ref is not None or record.subject_name is not None
-        else None
-    )
     return EvaluationPublic(
         id=record.id,
         decision=record.decision,
         criteria_set=CriteriaSetRef(
             slug=record.criteria_set_slug, version=record.criteria_set_version
         ),
-        subject=subject,
+        subject=_subject(record),
         met=record.met,
         score=record.score,
         needed=record.needed,

@@ -293,6 +293,15 @@ class BatchResult(BaseModel):
     failed: int = Field(description="How many items were refused.")
 
 
+class EvaluationInputs(BaseModel):
+    """What a stored decision was made from, as stored: the full values, never shortened."""
+
+    id: uuid.UUID = Field(description="Id of the stored decision.")
+    subject: Subject | None = Field(description="Who was judged.")
+    answers: dict[str, bool | None] = Field(description="The direct answers sent.")
+    attributes: dict[str, Any] = Field(description="The profile attributes sent.")
+
+
 class EvaluationPage(BaseModel):
     items: list[EvaluationPublic]
     next_cursor: str | None = Field(

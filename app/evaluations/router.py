@@ -21,6 +21,7 @@ from app.evaluations.dependencies import BatchSlotDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
 from app.evaluations.models import (
     BatchResult,
+    EvaluationInputs,
     EvaluationPage,
     EvaluationPublic,
     EvaluationRequest,
@@ -222,3 +223,16 @@ def get_evaluation(
     """
     owner = caller.key_id if caller.role == Role.evaluator else None
     return log.get_evaluation(session, evaluation_id, owner=owner)
+
+
+@router.get("/evaluations/{evaluation_id}/inputs", responses=problem_responses(404, 422))
+def get_evaluation_inputs(
+    caller: ReaderKey, session: SessionDep, evaluation_id: uuid.UUID
+) -> EvaluationInputs:
+    """Get what a stored decision was made from: its subject, answers and attributes.
+
+    The values are whole, as sent (evidence quotes long ones shortened). An evaluator key
+    finds only the decisions it asked for (404 for the others).
+    """
+    owner = caller.key_id if caller.role == Role.evaluator else None
+    return log.get_inputs(session, evaluation_id, owner=owner)

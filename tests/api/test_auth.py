@@ -42,7 +42,7 @@ def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
     operations = protected_operations(client)
     anonymous = TestClient(client.app, raise_server_exceptions=False)
 
-    assert len(operations) == 16
+    assert len(operations) == 18
     assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
     for method, path in operations:
         response = anonymous.request(method, path)
@@ -102,6 +102,7 @@ ROLE_MATRIX = [
     ("PUT", "/criteria/pipu", {}, 403, 403),
     ("DELETE", "/criteria/pipu", None, 403, 403),
     ("POST", "/criteria/pipu/default", None, 403, 403),
+    ("POST", "/criteria/pipu/restore", None, 403, 403),
     ("GET", "/evaluations", None, 200, 200),
     ("GET", "/keys", None, 403, 403),
     ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403),
@@ -336,6 +337,22 @@ def test_dev_mode_lets_loopback_callers_in_as_admin(client: TestClient, settings
     assert evaluated.json()["api_key_id"] is None
     assert as_evaluator.status_code == 403  # a key sent in dev mode is honoured
     assert from_elsewhere.status_code == 401
+
+
+def test_dev_mode_without_a_secret_creates_no_key(client: TestClient, settings: Settings) -> None:
+    local = settings.model_copy(update={"dev_mode": True, "secret_key": None})
+
+    with local_client(create_app(local)) as developer:
+        created = developer.post("/keys", json={"name": "dev", "role": "evaluator"})
+        listed = developer.get("/keys").json()["items"]
+        evaluated = developer.post("/evaluate", json=EVALUATE)
+        with_a_key = developer.get("/criteria", headers=client.headers)
+
+    assert created.status_code == 409
+    assert "REFLEXE_SECRET_KEY is not set" in created.json()["detail"]
+    assert [key["name"] for key in listed] == ["tests"]
+    assert evaluated.status_code == 201
+    assert with_a_key.status_code == 401  # no secret: no key can be recognised either
 
 
 def test_dev_mode_says_so_loudly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
