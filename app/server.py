@@ -61,9 +61,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        heads_before = self._heads
+        was_in_head, heads_before = self._in_head, self._heads
         super().data_received(data)
-        if self._in_head and self._heads == heads_before and not self._refused:
+        # Only a read that began and ended inside one head counts: bytes that follow a head
+        # (a body, a pipelined request) or end a message are not head.
+        if was_in_head and self._in_head and self._heads == heads_before and not self._refused:
             self._read_in_head += len(data)
             if self._read_in_head > self._head_limit:
                 self._refuse()

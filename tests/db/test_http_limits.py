@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +20,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         yield host, int(port)
 
 
-def exchange(address: tuple[str, int], *parts: bytes, timeout: float = 5) -> bytes:
-    """Send `parts` on a new connection and read what the server answers until it closes."""
+def exchange(
+    address: tuple[str, int], *parts: bytes, timeout: float = 5, pause: float = 0
+) -> bytes:
+    """Send `parts` on a new connection (`pause` seconds apart, so that the server reads
+    them apart) and read what the server answers until it closes."""
     with socket.create_connection(address, timeout=timeout) as connection:
         for part in parts:
             try:
                 connection.sendall(part)
             except (BrokenPipeError, ConnectionResetError):
                 break  # refused while sending: read what came back
+            time.sleep(pause)
         answer = b""
         try:
             while chunk := connection.recv(65536):
@@ -124,3 +129,14 @@ def test_a_request_line_over_the_limit_is_431(server: tuple[str, int]) -> None:
     answer = exchange(server, b"GET /healthz?q=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
 
     assert status_of(answer) == 431
+
+
+def test_a_body_read_apart_from_its_head_is_not_taken_for_head(server: tuple[str, int]) -> None:
+    body = json.dumps({"attributes": {"note": "n" * 20_000}, "dry_run": True}).encode()
+    head = b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    first = head + b"Content-Length: 2\r\n\r\n{}"
+    second = head + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+    answer = exchange(server, first, second, body, pause=0.2)
+
+    assert answer.count(b"HTTP/1.1 201 Created") + answer.count(b"HTTP/1.1 200 OK") == 2
