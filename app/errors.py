@@ -13,11 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +300,15 @@ async def render_error(request: Request, exc: Exception) -> JSONResponse:
     return await _handle_database_unavailable(request, exc)
 
 
+async def _handle_client_gone(request: Request, exc: Exception) -> Response:
+    # The client went away while its body was read (or the body limit cut it off, and the
+    # 413 is sent already): nobody is left to read an answer.
+    logger.debug("client gone on %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _handle_client_gone)
     app.add_exception_handler(ReflexeError, _handle_reflexe_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)

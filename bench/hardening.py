@@ -15,8 +15,8 @@ the server idle.
   headline: 800,000 units, and the largest answer;
 - an inline draft at its budget: 45 regular expressions to compile, each on 500 characters;
 - a batch at the request budget: ten such evaluations of 1,000,000 units;
-- a 4 MiB batch body of tiny values (parsing alone);
-- a batch of 1,000 typical PIPU items with a 3,800-character headline (4 MiB).
+- a batch of 200 items of 10,000 values each, as many as a 4 MiB body holds;
+- a batch of 1,000 typical PIPU items with a 3,500-character headline (4 MiB).
 
 Memory. `--clients` threads (20) each send the largest batch (1,000 items, 4 MiB) again
 and again for `--duration` seconds; a batch refused because the process already runs its
@@ -85,8 +85,10 @@ def worst_cases(base: str) -> dict[str, Callable[[], httpx.Response]]:
     single = {"criteria_set": "regex10", "attributes": {"bio": TEXT}}
     keywords = {"criteria_set": "widest", "attributes": {"headline": headline()}}
     draft = draft_at_budget()
-    tiny = b'{"items": [{"attributes": {"x": [' + b",".join([b"0"] * 2_000_000) + b"]}}]}"
-    typical = json.dumps({"items": [typical_item(i) for i in range(1000)]}).encode()
+    # As many values as a 4 MiB body holds, spread over items of the most values allowed.
+    item = b'{"attributes": {"x": [' + b",".join([b"0"] * 9_990) + b"]}}"
+    tiny = b'{"items": [' + b",".join([item] * 200) + b"]}"
+    typical = largest_batch()
     return {
         "evaluation, 10 slow regexes x 5,000 chars": lambda: http.post("/evaluate", json=single),
         "evaluation, 200 keyword leaves x 4,000 chars": lambda: http.post(
@@ -96,7 +98,7 @@ def worst_cases(base: str) -> dict[str, Callable[[], httpx.Response]]:
         "batch at the request budget (10 x 1,000,000 units)": lambda: http.post(
             "/evaluate/batch", json={"items": [single] * 10}
         ),
-        "batch body of 4 MiB of tiny values": lambda: http.post(
+        "batch of 200 items of 10,000 values each (4 MiB)": lambda: http.post(
             "/evaluate/batch", content=tiny, headers=JSON
         ),
         "batch of 1,000 typical items (4 MiB)": lambda: http.post(
@@ -157,12 +159,17 @@ def draft_at_budget() -> dict[str, Any]:
     return {"dry_run": True, "criteria": criteria_set(None, rules), "attributes": attributes}
 
 
+def largest_batch() -> bytes:
+    body = json.dumps({"items": [typical_item(i) for i in range(1000)]}, ensure_ascii=False)
+    return body.encode()
+
+
 def typical_item(i: int) -> dict[str, Any]:
     return {
         "subject": {"ref": f"https://www.linkedin.com/in/person-{i}"},
         "answers": {"pertinence": True},
         "attributes": {
-            "headline": ("Directrice Générale chez Acme — growth & digital " * 80)[:3800],
+            "headline": ("Directrice Générale chez Acme — growth & digital " * 80)[:3500],
             "industry": "Software Development",
             "mutual_connections": i % 9,
             "location": "Lyon",
@@ -174,7 +181,14 @@ def probe_during(base: str, work: Callable[[], None]) -> dict[str, float]:
     """Latencies of GET /healthz every 20 ms while `work` runs in another thread."""
     latencies: list[float] = []
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (work(), done.set()))
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run)
     with httpx.Client(base_url=base, timeout=30) as http:
         http.get("/healthz")
         worker.start()
@@ -188,7 +202,7 @@ def probe_during(base: str, work: Callable[[], None]) -> dict[str, float]:
 
 
 def memory(base: str, pid: int, args: argparse.Namespace) -> None:
-    payload = json.dumps({"items": [typical_item(i) for i in range(1000)]}).encode()
+    payload = largest_batch()
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     deadline = time.monotonic() + args.duration

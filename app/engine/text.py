@@ -11,8 +11,8 @@ _WORD = re.compile(r"\w+")
 # Every combining mark (accents and the like) of the first two Unicode planes, to delete.
 _MARKS = dict.fromkeys(cp for cp in range(0x20000) if unicodedata.combining(chr(cp)))
 
-# Short texts (keywords, names, headlines) come back again and again and are cached; long
-# ones are rarely seen twice, and caching them would let a caller fill memory.
+# Short texts (keywords, names, headlines) come back again and again: many are cached. Long
+# ones are rarely seen twice, and caching many would let a caller fill memory.
 CACHED_TEXT = 256
 # Below this much work (words of the text x keywords), plain substring searches are
 # quickest; above, a set of the text's word sequences makes each keyword one lookup.
@@ -21,24 +21,31 @@ _SUBSTRING_WORK = 20_000
 
 def fold(text: str) -> str:
     """Lower-case `text` and strip its accents: "Générale" -> "generale"."""
-    return _fold(text) if len(text) <= CACHED_TEXT else _fold.__wrapped__(text)
+    return _fold(text) if len(text) <= CACHED_TEXT else _fold_long(text)
 
 
-@lru_cache(maxsize=8192)
-def _fold(text: str) -> str:
+def _fold_text(text: str) -> str:
     if text.isascii():
         return text.lower()
     return unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS)
 
 
+_fold = lru_cache(maxsize=8192)(_fold_text)
+# A long text is read by several rules of one evaluation: a few are kept, for that.
+_fold_long = lru_cache(maxsize=16)(_fold_text)
+
+
 def word_string(text: str) -> str:
     """The folded words of `text`, space-separated and space-framed: " head of sales "."""
-    return _word_string(text) if len(text) <= CACHED_TEXT else _word_string.__wrapped__(text)
+    return _word_string(text) if len(text) <= CACHED_TEXT else _word_string_long(text)
 
 
-@lru_cache(maxsize=8192)
-def _word_string(text: str) -> str:
+def _words_of(text: str) -> str:
     return f" {' '.join(_WORD.findall(fold(text)))} "
+
+
+_word_string = lru_cache(maxsize=8192)(_words_of)
+_word_string_long = lru_cache(maxsize=16)(_words_of)
 
 
 @lru_cache(maxsize=64)

@@ -28,7 +28,7 @@ from app.engine import (
 from app.engine import evaluate as run_engine
 from app.errors import InvalidInput, ReflexeError, field_path
 from app.evaluations.models import MAX_EXTRA_ATTRIBUTES, EvaluationRequest
-from app.jsonvalues import find_problem
+from app.jsonvalues import MAX_PROFILE_VALUES, find_problem
 
 _REQUEST = TypeAdapter(EvaluationRequest)
 
@@ -195,7 +195,7 @@ def _check_inputs(
     attributes = request.attributes
     # The attributes as received (before any dump walks them): free-form, so checked here.
     raw = {name: getattr(attributes, name) for name in attributes.model_fields_set}
-    found = find_problem(raw, ("attributes",))
+    found = find_problem(raw, ("attributes",), MAX_PROFILE_VALUES)
     if found is None and subject is not None:
         found = find_problem({"ref": subject.ref, "name": subject.name}, ("subject",))
     if found is not None:

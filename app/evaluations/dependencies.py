@@ -1,5 +1,6 @@
 """Request dependencies of the evaluations domain: a slot for each running batch."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.errors import ServiceUnavailable
+from app.memory import release_memory
 from app.routing import Gate
 
 
@@ -34,6 +36,10 @@ class BatchSlots:
             yield
         finally:
             self.running -= 1
+            if self.running == 0:
+                # The last batch of a burst: hand the memory they held back to the system,
+                # in a thread, without making this answer wait for it.
+                asyncio.get_running_loop().run_in_executor(None, release_memory)
 
 
 class BatchSlot(Gate):
