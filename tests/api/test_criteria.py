@@ -490,10 +490,10 @@ def test_put_with_a_list_of_etags_matching_one(client: TestClient) -> None:
     [
         (_set("policy.accept_at", 3), "policy.accept_at"),
         (_set("criteria", []), "criteria"),
-        (_set("slug", "triage"), "slug"),
+        (_set("slug", "another"), "slug"),
         (_set("criteria.1.key", "senior"), "criteria[1].key"),
     ],
-    ids=["unreachable accept_at", "no criteria", "slug in body", "duplicate key"],
+    ids=["unreachable accept_at", "no criteria", "another slug in body", "duplicate key"],
 )
 def test_invalid_put_is_422_and_creates_no_version(
     client: TestClient, mutate: Callable[[dict[str, Any]], None], field: str
