@@ -8,7 +8,7 @@ anyway, and more would only take more turns from the loop. Then it hands the dec
 the writer and, when a criteria version changed meanwhile, decides again.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -100,7 +100,7 @@ async def evaluate_batch(
     claim: Claim | None = None,
     api_key_id: str | None = None,
     *,
-    on_items: Callable[[int], Any] | None = None,
+    on_items: Callable[[int], Awaitable[None]] | None = None,
 ) -> bytes:
     """Decide on every item of a batch body; store the valid ones in one transaction.
 
@@ -207,19 +207,24 @@ def _check_source(request: EvaluationRequest) -> bool:
 async def _resolve(
     request: EvaluationRequest, registry: CriteriaRegistry
 ) -> ResolvedCriteria | None:
-    if _check_source(request):
-        return None
     try:
-        return registry.resolve(request.criteria_set, request.version)
+        return _resolve_from_memory(request, registry)
     except NeedsLoading:
-        return await anyio.to_thread.run_sync(registry.load, request.criteria_set, request.version)
+        return await anyio.to_thread.run_sync(_resolve_now, request, registry)
 
 
 def _resolve_now(request: EvaluationRequest, registry: CriteriaRegistry) -> ResolvedCriteria | None:
     """`_resolve` for a worker thread, where reading the database may block."""
-    if _check_source(request):
-        return None
     try:
-        return registry.resolve(request.criteria_set, request.version)
+        return _resolve_from_memory(request, registry)
     except NeedsLoading:
         return registry.load(request.criteria_set, request.version)
+
+
+def _resolve_from_memory(
+    request: EvaluationRequest, registry: CriteriaRegistry
+) -> ResolvedCriteria | None:
+    """The version to decide with (None for an inline draft); NeedsLoading if not in memory."""
+    if _check_source(request):
+        return None
+    return registry.resolve(request.criteria_set, request.version)
