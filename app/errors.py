@@ -196,10 +196,18 @@ def problem_response(
 
 
 def field_path(loc: Sequence[str | int]) -> str:
-    """Render a pydantic location ("criteria", 1, "key") as `criteria[1].key`."""
+    """Render a pydantic location ("criteria", 1, "key") as `criteria[1].key`.
+
+    A name that is not valid Unicode (a lone surrogate sent as `\\ud800`) is shown escaped,
+    so that the problem document naming it can be written.
+    """
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        name = str(part).encode("utf-8", "backslashreplace").decode()
+        path += f".{name}" if path else name
     return path or "(root)"
 
 

@@ -1,7 +1,8 @@
 """Checks on the free-form JSON a client sends: profile attributes, rule trees, params.
 
 Three kinds of value are refused before anything is stored or judged:
-- text holding U+0000, which PostgreSQL cannot store (refused on every backend alike);
+- text holding U+0000, which PostgreSQL cannot store (refused on every backend alike), or
+  a lone surrogate (`"\ud800"`), which JSON's escapes allow but no UTF-8 text can hold;
 - numbers JSON does not have (`NaN`, `Infinity`, `-Infinity`): Python's parser reads them,
   but they cannot be stored as JSON and would come back as null;
 - objects and lists nested deeper than `MAX_DEPTH` levels: serialisers and recursive code
@@ -21,6 +22,7 @@ from pydantic import ConfigDict
 MAX_DEPTH = 32
 MAX_PROFILE_VALUES = 10_000  # in the attributes of one evaluation request
 NUL_MESSAGE = "must not contain the character U+0000"
+SURROGATE_MESSAGE = "must be valid Unicode: a lone surrogate (such as \\ud800) is not"
 NON_FINITE_MESSAGE = "NaN and Infinity are not JSON numbers; send a finite number or null"
 TOO_DEEP_MESSAGE = f"nested deeper than {MAX_DEPTH} levels of objects and lists"
 
@@ -52,6 +54,8 @@ def find_problem(
         if isinstance(item, str):
             if "\x00" in item:
                 return where, NUL_MESSAGE
+            if not _is_unicode(item):
+                return where, SURROGATE_MESSAGE
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return where, NON_FINITE_MESSAGE
@@ -62,6 +66,8 @@ def find_problem(
             for key, child in reversed(children):
                 if isinstance(key, str) and "\x00" in key:
                     return (*where, key), NUL_MESSAGE
+                if isinstance(key, str) and not _is_unicode(key):
+                    return (*where, key), SURROGATE_MESSAGE
                 stack.append((child, (*where, key), depth + 1))
     return None
 
@@ -76,9 +82,9 @@ def _is_refused(value: Any, max_values: int | None) -> bool:
     they are met rather than stacked, and numbers, booleans and null not at all.
     """
     if not isinstance(value, dict | list):
-        return (isinstance(value, str) and "\x00" in value) or (
-            isinstance(value, float) and not math.isfinite(value)
-        )
+        if isinstance(value, str):
+            return "\x00" in value or not _is_unicode(value)
+        return isinstance(value, float) and not math.isfinite(value)
     stack: list[tuple[Any, int]] = [(value, 1)]
     seen = 1  # `value`; each container adds its children
     while stack:
@@ -89,7 +95,7 @@ def _is_refused(value: Any, max_values: int | None) -> bool:
         if max_values is not None and seen > max_values:
             return True
         if type(item) is dict:
-            if any("\x00" in key for key in item):
+            if any("\x00" in key or not _is_unicode(key) for key in item):
                 return True
             children = item.values()
         else:
@@ -97,7 +103,7 @@ def _is_refused(value: Any, max_values: int | None) -> bool:
         for child in children:
             kind = type(child)
             if kind is str:
-                if "\x00" in child:
+                if "\x00" in child or not _is_unicode(child):
                     return True
             elif kind is float:
                 if child != child or child == _INFINITY or child == -_INFINITY:
@@ -105,3 +111,14 @@ def _is_refused(value: Any, max_values: int | None) -> bool:
             elif kind is dict or kind is list:
                 stack.append((child, depth + 1))
     return False
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (a lone surrogate cannot)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

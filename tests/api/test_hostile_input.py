@@ -182,3 +182,25 @@ def test_an_inline_draft_nested_too_deep_is_422(client: TestClient) -> None:
 
     problem = assert_problem(response, 422)
     assert field_errors(problem)[0].startswith("criteria.criteria[0].rules.a.a")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field", "message"),
+    [
+        ('{"x": "\\ud800"}', "attributes.x", "valid Unicode"),
+        ('{"x": ["ok", {"y": "a\\udc00b"}]}', "attributes.x[1].y", "valid Unicode"),
+        ('{"x": {"\\ud800": 1}}', "attributes.x.\\ud800", "valid Unicode"),
+        ('{"\\ud800": 1}', "attributes", "unicode string"),  # pydantic's own check
+    ],
+)
+def test_a_lone_surrogate_in_attributes_is_422(
+    client: TestClient, attributes: str, field: str, message: str
+) -> None:
+    content = '{"attributes": ' + attributes + "}"
+
+    response = client.post("/evaluate", content=content, headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == field
+    assert message in problem["errors"][0]["message"]
+    assert client.get("/evaluations").json()["items"] == []
