@@ -100,10 +100,12 @@ class KeyGuard:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         key_id = key_id_of(token) if scheme.lower() == "bearer" else None
-        if key_id is None or not self._is_known_good(key_id, token):
-            # Only keys this process has already verified pass an address that failed too
-            # often: anything else would cost it a lookup.
-            await self._check_failures(address)
+        cached = None if key_id is None or self._cache is None else self._cache.get(key_id)
+        if key_id is not None and cached is not None and self._verifies(token, cached):
+            return Principal(key_id=key_id, role=cached.role)  # the hot path: no lookup
+        # Only keys this process has verified pass an address that failed too often:
+        # anything else would cost a lookup.
+        await self._check_failures(address)
         if scheme.lower() != "bearer" or not token:
             raise await self._failed(
                 address, "The Authorization header must read `Bearer <key>`.", invalid_token=True
@@ -122,10 +124,6 @@ class KeyGuard:
             and not known.is_revoked
             and matches(self._secret, token, known.hash)
         )
-
-    def _is_known_good(self, key_id: str, token: str) -> bool:
-        known = None if self._cache is None else self._cache.get(key_id)
-        return known is not None and self._verifies(token, known)
 
     async def _check_failures(self, address: str) -> None:
         """429 when `address` has spent its allowance of failed authentications."""
