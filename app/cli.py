@@ -5,7 +5,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -13,14 +13,11 @@ from sqlmodel import Session
 from typer.core import TyperGroup
 
 from app.auth import service as auth_service
-from app.auth.guard import is_loopback
 from app.auth.models import ApiKeyCreate, Role
 from app.db import create_db_engine
 from app.errors import ReflexeError
+from app.migrate import PreparedDatabase, prepare_database
 from app.settings import InvalidSettings, Settings, get_settings
-
-if TYPE_CHECKING:
-    from app.main import PreparedDatabase
 
 
 class Commands(TyperGroup):
@@ -70,14 +67,14 @@ def serve(
     ] = False,
 ) -> None:
     """Migrate the database, seed the default set, and serve the API with uvicorn."""
-    from app.main import StartupRefused, check_security, prepare_database
+    from app.main import StartupRefused, check_security
 
     if dev:
         os.environ["REFLEXE_DEV_MODE"] = "true"  # for uvicorn's workers too
         get_settings.cache_clear()
     settings = get_settings()
     bind = host or settings.host
-    if settings.dev_mode and not is_loopback(bind):
+    if settings.dev_mode and not auth_service.is_loopback(bind):
         _fail(
             f"development mode serves only on loopback, not on {bind}: "
             "use --host 127.0.0.1, or API keys without development mode"
@@ -151,7 +148,6 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (`keys l
 @cli.command()
 def migrate() -> None:
     """Apply pending migrations and seed the default criteria set."""
-    from app.main import prepare_database
 
     typer.echo(describe(prepare_database(get_settings())))
 
@@ -177,7 +173,6 @@ def render_openapi() -> str:
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
     """A session on the migrated database: the key commands work before any `serve`."""
-    from app.main import prepare_database
 
     _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
@@ -188,7 +183,7 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def describe(prepared: "PreparedDatabase") -> str:
+def describe(prepared: PreparedDatabase) -> str:
     """What preparing the database did, in one line."""
     upgrade = prepared.upgrade
     if not upgrade.has_migrated:
@@ -202,7 +197,7 @@ def describe(prepared: "PreparedDatabase") -> str:
     return said
 
 
-def _report_changes(prepared: "PreparedDatabase") -> None:
+def _report_changes(prepared: PreparedDatabase) -> None:
     """Say on stderr what preparing the database changed, if anything."""
     if prepared.upgrade.has_migrated or prepared.seeded_set is not None:
         typer.echo(describe(prepared), err=True)

@@ -1,23 +1,17 @@
 """Database engine, sessions and the column types shared by every table."""
 
-import logging
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from app.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 # Constraint names that are stable across databases, so migrations can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -109,31 +103,3 @@ def begin_immediately(engine: Engine) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return immediate
-
-
-def _session(engine: Engine) -> Iterator[Session]:
-    session = Session(engine, expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        try:
-            session.close()
-        except SQLAlchemyError as exc:
-            # The connection died once the work was done (a killed backend, a restart):
-            # the answer stands, and the pool has already discarded the connection.
-            logger.warning("closing a database session failed: %s", exc.__class__.__name__)
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    yield from _session(request.app.state.engine)
-
-
-def get_write_session(request: Request) -> Iterator[Session]:
-    """A session whose transaction takes SQLite's write lock first (see begin_immediately)."""
-    yield from _session(request.app.state.write_engine)
-
-
-# Closed when the route returns, before the response is sent: whatever the closing meets
-# becomes part of this request's answer, never an error after the answer has started.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]

@@ -1,28 +1,32 @@
-"""The error tree and its rendering as RFC 9457 problem details (application/problem+json).
+"""The error tree: every error a client can cause or be told about, as RFC 9457 problems.
 
-Services and the engine raise `ReflexeError` subclasses; the handlers installed by
-`install_error_handlers` turn them, framework errors and anything unexpected into
-problem documents. No traceback ever reaches a client.
+Services, the engine's callers and the writer raise `ReflexeError` subclasses; each knows
+its status, its problem type and title, and gives its `Problem` document. Nothing here
+knows the web framework: `app.problems` renders them as HTTP answers.
+
+    ReflexeError (500)
+    ├── Unauthorized (401)        no key, or an unknown or revoked one
+    ├── Forbidden (403)           the key's role may not
+    ├── NotFound (404)
+    ├── Conflict (409)
+    │   └── CriteriaSetArchived   the set may no longer evaluate
+    ├── PreconditionFailed (412)  a stale If-Match
+    ├── PreconditionRequired (428)
+    ├── MalformedBody (400)       not JSON at all
+    ├── PayloadTooLarge (413)
+    ├── HeadersTooLarge (431)     refused by the HTTP server (app.server)
+    ├── InvalidInput (422)        names every faulty field
+    ├── TooManyRequests (429)     with Retry-After
+    └── ServiceUnavailable (503)  with Retry-After
 """
 
-import logging
-import re
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
-logger = logging.getLogger(__name__)
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 MALFORMED_DETAIL = "The request body is not valid JSON."
 
 
@@ -134,6 +138,14 @@ class PayloadTooLarge(ReflexeError):
     title = "Payload too large"
 
 
+class HeadersTooLarge(ReflexeError):
+    """A request line and headers over the limit, refused by the HTTP server itself."""
+
+    status_code = 431
+    problem_type = "urn:reflexe:problem:headers-too-large"
+    title = "Request header fields too large"
+
+
 class TooManyRequests(ReflexeError):
     status_code = 429
     problem_type = "urn:reflexe:problem:rate-limited"
@@ -159,40 +171,19 @@ class InvalidInput(ReflexeError):
     problem_type = "urn:reflexe:problem:validation"
     title = "Invalid request"
 
-    def __init__(self, field_errors: Sequence[tuple[str, str]], location: str = "body") -> None:
+    def __init__(
+        self, field_errors: Sequence[tuple[str, str] | FieldError], location: str = "body"
+    ) -> None:
         self.field_errors = [
-            FieldError(field=f, location=location, message=m) for f, m in field_errors
+            e
+            if isinstance(e, FieldError)
+            else FieldError(field=e[0], location=location, message=e[1])
+            for e in field_errors
         ]
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.field_errors))
 
     def errors(self) -> list[FieldError]:
         return self.field_errors
-
-
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    problem_type: str = "about:blank",
-    title: str | None = None,
-    instance: str | None = None,
-    errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    problem = Problem(
-        type=problem_type,
-        title=title or HTTPStatus(status).phrase,
-        status=status,
-        detail=detail,
-        instance=instance,
-        errors=errors,
-    )
-    return JSONResponse(
-        problem.model_dump(mode="json", exclude_none=True),
-        status_code=status,
-        headers=headers,
-        media_type=PROBLEM_MEDIA_TYPE,
-    )
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -211,127 +202,16 @@ def field_path(loc: Sequence[str | int]) -> str:
     return path or "(root)"
 
 
-def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors():
-        location, *loc = error["loc"] or ("body",)
-        errors.append(
-            FieldError(field=field_path(loc), location=str(location), message=error["msg"])
-        )
-    return errors
-
-
-async def _handle_reflexe_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ReflexeError)
-    return JSONResponse(
-        exc.problem(request.url.path).model_dump(mode="json", exclude_none=True),
-        status_code=exc.status_code,
-        headers=exc.headers,
-        media_type=PROBLEM_MEDIA_TYPE,
-    )
-
-
-async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    if any(error["type"] == "json_invalid" for error in exc.errors()):
-        return await _handle_reflexe_error(request, MalformedBody(MALFORMED_DETAIL))
-    errors = _validation_errors(exc)
-    return problem_response(
-        422,
-        "; ".join(f"{e.field}: {e.message}" for e in errors),
-        problem_type=InvalidInput.problem_type,
-        title=InvalidInput.title,
-        instance=request.url.path,
-        errors=errors,
-    )
-
-
-async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
-    if exc.status_code == 404 and detail is None:
-        detail = f"No resource at {request.url.path}."
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}."
-        # The router only names the methods of the first route it matched; a path served by
-        # several routes (GET and POST /criteria) must list them all.
-        headers["Allow"] = ", ".join(_allowed_methods(request))
-    return problem_response(
-        exc.status_code,
-        detail or HTTPStatus(exc.status_code).description,
-        instance=request.url.path,
-        headers=headers,
-    )
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for template, operations in request.app.openapi()["paths"].items():
-        # Templates hold only letters, "/", "_" and "{param}": no other regex syntax.
-        pattern = "^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"
-        if re.match(pattern, request.url.path):
-            methods.update(method.upper() for method in operations)
-    return sorted(methods)
-
-
-async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # Connection refused, pool exhausted, server gone: the client may retry later.
-    # The class names only: a driver's message quotes the statement and its parameters,
-    # which may hold profile data.
-    cause = getattr(exc, "orig", None) or exc.__cause__
-    logger.warning(
-        "database unavailable on %s %s: %s%s",
-        request.method,
-        request.url.path,
-        exc.__class__.__name__,
-        f" ({cause.__class__.__name__})" if cause is not None else "",
-    )
-    return await _handle_reflexe_error(
-        request, ServiceUnavailable("The database is unavailable; retry shortly.")
-    )
-
-
-async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
-
-
 # Connection refused, pool exhausted, server gone: a 503 the client may retry.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
-async def render_error(request: Request, exc: Exception) -> JSONResponse:
-    """The problem document of a domain or database error, for code outside the handlers."""
-    if isinstance(exc, ReflexeError):
-        return await _handle_reflexe_error(request, exc)
-    return await _handle_database_unavailable(request, exc)
-
-
-async def _handle_client_gone(request: Request, exc: Exception) -> Response:
-    # The client went away while its body was read (or the body limit cut it off, and the
-    # 413 is sent already): nobody is left to read an answer.
-    logger.debug("client gone on %s %s", request.method, request.url.path)
-    return Response(status_code=400)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ClientDisconnect, _handle_client_gone)
-    app.add_exception_handler(ReflexeError, _handle_reflexe_error)
-    app.add_exception_handler(RequestValidationError, _handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _handle_http_error)
-    for database_error in DATABASE_ERRORS:
-        app.add_exception_handler(database_error, _handle_database_unavailable)
-    app.add_exception_handler(Exception, _handle_unexpected)
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry that documents a route's problem documents in OpenAPI."""
-    return {
-        status: {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
+def problem_of(status: int, detail: str, instance: str | None = None) -> Problem:
+    """The problem document of a bare HTTP status, for errors raised outside the tree."""
+    return Problem(
+        type="about:blank",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+    )

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ServiceUnavailable, problem_responses
+from app.errors import ServiceUnavailable
 from app.migrate import current_revision, head_revision
+from app.problems import problem_responses
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

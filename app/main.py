@@ -5,7 +5,6 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -25,13 +24,11 @@ from app.auth.guard import KeyGuard
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.redaction import install_redaction
 from app.auth.router import router as keys_router
-from app.criteria import service as criteria_service
 from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
 from app.db import begin_immediately, create_db_engine
 from app.docs import install_docs
-from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.evaluations.deciding import Budget
 from app.evaluations.dependencies import BatchSlots
 from app.evaluations.models import BatchRequest
@@ -41,7 +38,8 @@ from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.memory import limit_arenas
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from app.migrate import Upgrade, upgrade
+from app.migrate import prepare_database
+from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("reflexe")
@@ -96,26 +94,6 @@ def check_security(settings: Settings, engine: Engine, *, announce: bool = True)
             "`reflexe serve --dev` (loopback only)."
         )
     return secret
-
-
-@dataclass(frozen=True)
-class PreparedDatabase:
-    """What prepare_database did: the migration, and the default set if it created it."""
-
-    upgrade: Upgrade
-    seeded_set: str | None
-
-
-def prepare_database(settings: Settings) -> PreparedDatabase:
-    """Migrate the schema and seed the default criteria set, once per database."""
-    engine = create_db_engine(settings)
-    try:
-        upgraded = upgrade(engine)
-        with Session(engine) as session:
-            seeded = criteria_service.ensure_default_set(session)
-    finally:
-        engine.dispose()
-    return PreparedDatabase(upgrade=upgraded, seeded_set=seeded.slug if seeded else None)
 
 
 @cache

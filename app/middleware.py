@@ -3,7 +3,8 @@
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge
+from app.problems import error_response
 
 # OWASP's REST security headers. Answers are JSON: nothing in them may run, be framed or
 # sniffed as another type. HSTS is ignored by browsers over plain HTTP, and kept once a TLS
@@ -102,14 +103,8 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        response = problem_response(
-            error.status_code,
-            error.detail,
-            problem_type=error.problem_type,
-            title=error.title,
-            instance=scope.get("path"),
-            headers={"Connection": "close"},
-        )
+        error.headers["Connection"] = "close"  # the rest of the body stays unread
+        response = error_response(error, scope.get("path"))
 
         async def nothing_to_receive() -> Message:
             return {"type": "http.disconnect"}

@@ -8,8 +8,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
+from sqlmodel import Session
 
-from app.db import begin_immediately
+from app.criteria import service as criteria_service
+from app.db import begin_immediately, create_db_engine
+from app.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -58,3 +61,23 @@ def upgrade(engine: Engine) -> Upgrade:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         return Upgrade(before=before, after=current_revision(connection))
+
+
+@dataclass(frozen=True)
+class PreparedDatabase:
+    """What prepare_database did: the migration, and the default set if it created it."""
+
+    upgrade: Upgrade
+    seeded_set: str | None
+
+
+def prepare_database(settings: Settings) -> PreparedDatabase:
+    """Migrate the schema and seed the default criteria set, once per database."""
+    engine = create_db_engine(settings)
+    try:
+        upgraded = upgrade(engine)
+        with Session(engine) as session:
+            seeded = criteria_service.ensure_default_set(session)
+    finally:
+        engine.dispose()
+    return PreparedDatabase(upgrade=upgraded, seeded_set=seeded.slug if seeded else None)

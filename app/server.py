@@ -8,23 +8,17 @@ counts the bytes of each head as they arrive and answers 431 once they pass
 it; with uvicorn's other parser, h11, `h11_max_incomplete_event_size` does the same (400).
 """
 
-import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.errors import HeadersTooLarge
 from app.settings import get_settings
 
 
 def _refusal(limit: int) -> bytes:
-    problem = json.dumps(
-        {
-            "type": "urn:reflexe:problem:headers-too-large",
-            "title": "Request header fields too large",
-            "status": 431,
-            "detail": f"The request's line and headers are larger than {limit} bytes.",
-        }
-    ).encode()
+    error = HeadersTooLarge(f"The request's line and headers are larger than {limit} bytes.")
+    problem = error.problem().model_dump_json(exclude_none=True).encode()
     return b"".join(
         [
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n",

@@ -202,7 +202,7 @@ def breakdown() -> None:
     from app.db import create_db_engine
     from app.evaluations.deciding import Budget, judge, parse, prepare
     from app.evaluations.writer import DecisionWriter
-    from app.main import prepare_database
+    from app.migrate import prepare_database
     from app.settings import Settings
 
     with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from app.auth import service as auth_service
 from app.auth.models import ApiKeyCreate, Role
-from app.main import create_app, prepare_database
+from app.main import create_app
+from app.migrate import prepare_database
 from app.settings import Settings
 
 POSTGRES_URL = os.environ.get(

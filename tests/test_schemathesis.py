@@ -22,7 +22,8 @@ from schemathesis.openapi.checks import UseAfterFree
 from schemathesis.python import asgi
 
 from app.db import create_db_engine
-from app.main import create_app, prepare_database
+from app.main import create_app
+from app.migrate import prepare_database
 from app.settings import Settings
 from tests.conftest import empty_database
 

@@ -7,25 +7,24 @@ It then counts the request against the key's rate limits (the `limits` library, 
 moving window: exact, so a burst across a window boundary gets no extra allowance).
 """
 
-import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
 
+import anyio
 from cachetools import TTLCache
-from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from app.auth import repository
 from app.auth.models import Role
-from app.auth.service import KEY_SHAPE, key_id_of, matches
+from app.auth.service import KEY_SHAPE, is_loopback, key_id_of, matches
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -211,11 +210,11 @@ class KeyGuard:
 
     async def _lookup(self, key_id: str) -> _KnownKey | None:
         if self._cache is None:
-            return await run_in_threadpool(self._load, key_id)
+            return await anyio.to_thread.run_sync(self._load, key_id)
         try:
             return self._cache[key_id]
         except KeyError:
-            known = await run_in_threadpool(self._load, key_id)
+            known = await anyio.to_thread.run_sync(self._load, key_id)
             self._cache[key_id] = known
             return known
 
@@ -225,13 +224,3 @@ class KeyGuard:
             if key is None:
                 return None
             return _KnownKey(key.hash, Role(key.role), key.revoked_at is not None)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (an address, or `localhost`) is this machine's loopback."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

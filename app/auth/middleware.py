@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.guard import KeyGuard
 from app.docs import ASSETS_PATH, DOCS_PATH, REDOC_PATH
-from app.errors import DATABASE_ERRORS, ReflexeError, render_error
+from app.errors import DATABASE_ERRORS, ReflexeError
+from app.problems import render_error
 
 # Probes and the API's own documentation are public; everything else needs a key.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", DOCS_PATH, REDOC_PATH})

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Path, Request, Response, status
 from app.auth import service
 from app.auth.dependencies import AdminKey, GuardDep
 from app.auth.models import KEY_ID_PATTERN, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic
-from app.db import SessionDep, WriteSessionDep
-from app.errors import problem_responses
+from app.problems import problem_responses
 from app.routing import GatedRoute
+from app.sessions import SessionDep, WriteSessionDep
 
 router = APIRouter(
     prefix="/keys",

@@ -7,6 +7,7 @@ secret key is stored, compared in constant time.
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 
@@ -123,3 +124,13 @@ def _public(key: ApiKey) -> ApiKeyPublic:
         created_at=key.created_at,
         revoked_at=key.revoked_at,
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address, or `localhost`) is this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

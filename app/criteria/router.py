@@ -18,9 +18,9 @@ from app.criteria.models import (
     CriteriaVersionPublic,
     Slug,
 )
-from app.db import SessionDep, WriteSessionDep
-from app.errors import problem_responses
+from app.problems import problem_responses
 from app.routing import GatedRoute
+from app.sessions import SessionDep, WriteSessionDep
 
 router = APIRouter(
     prefix="/criteria",

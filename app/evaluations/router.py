@@ -13,9 +13,7 @@ from app.auth.dependencies import EvaluatorKey, ReaderKey
 from app.auth.guard import Principal
 from app.auth.models import KEY_ID_PATTERN, Role
 from app.criteria.models import Slug
-from app.db import SessionDep
 from app.engine import Decision
-from app.errors import problem_responses
 from app.evaluations import log, service
 from app.evaluations.dependencies import BatchSlotDep
 from app.evaluations.examples import EVALUATE_EXAMPLES
@@ -30,7 +28,9 @@ from app.evaluations.models import (
 )
 from app.evaluations.repository import EvaluationFilter
 from app.idempotency import service as idempotency
+from app.problems import problem_responses
 from app.routing import GatedRoute
+from app.sessions import SessionDep
 
 router = APIRouter(
     tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=GatedRoute

@@ -1,0 +1,34 @@
+"""Which way the imports go: the core of the service knows nothing of the web framework."""
+
+import subprocess
+import sys
+
+import pytest
+
+# The engine, the models, the registry, the error tree and the CLI's key commands are used
+# outside HTTP (scripts, the CLI, the writer's thread): none may pull in FastAPI.
+FRAMEWORK_FREE = [
+    "app.engine",
+    "app.errors",
+    "app.db",
+    "app.jsonvalues",
+    "app.criteria.models",
+    "app.criteria.registry",
+    "app.criteria.service",
+    "app.evaluations.models",
+    "app.evaluations.deciding",
+    "app.auth.models",
+    "app.auth.service",
+    "app.idempotency.models",
+    "app.migrate",
+    "app.cli",
+]
+
+
+@pytest.mark.parametrize("module", FRAMEWORK_FREE)
+def test_a_core_module_imports_no_web_framework(module: str) -> None:
+    probe = f"import sys, {module}; print(sorted({{'fastapi', 'starlette'}} & set(sys.modules)))"
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+
+    assert done.stdout.strip() == "[]", f"{module} imports {done.stdout.strip()}"
