@@ -67,7 +67,7 @@ def serve(
     ] = False,
 ) -> None:
     """Migrate the database, seed the default set, and serve the API with uvicorn."""
-    from app.main import StartupRefused, check_security
+    from app.runtime import StartupRefused, check_security
 
     if dev:
         os.environ["REFLEXE_DEV_MODE"] = "true"  # for uvicorn's workers too

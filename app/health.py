@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.errors import ServiceUnavailable
 from app.migrate import current_revision, head_revision
 from app.problems import problem_responses
+from app.runtime import runtime_of
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -43,7 +44,7 @@ def healthz() -> Health:
 def readyz(request: Request) -> Health:
     """The database is reachable and its schema is up to date."""
     try:
-        with request.app.state.engine.connect() as connection:
+        with runtime_of(request.app).engine.connect() as connection:
             revision = current_revision(connection)
     except SQLAlchemyError as exc:
         logger.warning("readiness check failed: %s", exc.__class__.__name__)

@@ -8,38 +8,25 @@ from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from app import __version__
-from app.auth import service as auth_service
-from app.auth.guard import KeyGuard
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.redaction import install_redaction
 from app.auth.router import router as keys_router
-from app.criteria.registry import CriteriaRegistry
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
-from app.db import begin_immediately, create_db_engine
 from app.docs import install_docs
-from app.evaluations.deciding import Budget
-from app.evaluations.dependencies import BatchSlots
 from app.evaluations.models import BatchRequest
 from app.evaluations.router import router as evaluations_router
-from app.evaluations.service import CPU_THREADS, Evaluator
-from app.evaluations.writer import DecisionWriter
 from app.health import router as health_router
 from app.memory import limit_arenas
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from app.migrate import prepare_database
 from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("reflexe")
@@ -54,46 +41,6 @@ stored with its reasons. Errors are RFC 9457 problem documents.
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
-
-
-class StartupRefused(RuntimeError):
-    """The configuration would expose the service unprotected, or cannot protect it."""
-
-
-DEV_MODE_WARNING = """
-**********************************************************************************
-* REFLEXE IS RUNNING IN LOCAL DEVELOPMENT MODE (REFLEXE_DEV_MODE=true).
-* Any request without an API key from this machine acts as ADMIN.
-* Never expose this server. For any other use: set REFLEXE_SECRET_KEY, create a
-* key with `reflexe keys create --role admin --name <name>`, drop development mode.
-**********************************************************************************"""
-
-
-def check_security(settings: Settings, engine: Engine, *, announce: bool = True) -> bytes | None:
-    """The secret of the API keys' hash; refuses a configuration that leaves the API open."""
-    try:
-        secret = auth_service.secret_of(settings)
-    except auth_service.MissingSecret as exc:
-        raise StartupRefused(str(exc)) from exc
-    if settings.dev_mode:
-        if announce:
-            logger.warning(DEV_MODE_WARNING)
-        return secret
-    try:
-        with Session(engine) as session:
-            has_key = auth_service.has_active_key(session)
-    except SQLAlchemyError as exc:
-        # Start anyway, answering 503 until the database is back: every request then
-        # needs a key that the database knows.
-        logger.warning("could not check the API keys at start-up: %s", exc.__class__.__name__)
-        return secret
-    if not has_key:
-        raise StartupRefused(
-            "No API key is configured, so nobody could use the service. Create one with "
-            "`reflexe keys create --role admin --name <name>`, or run locally with "
-            "`reflexe serve --dev` (loopback only)."
-        )
-    return secret
 
 
 @cache
@@ -122,43 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await run_in_threadpool(prepare_database, settings)
-        engine = create_db_engine(settings)
-        try:
-            secret = await run_in_threadpool(check_security, settings, engine)
-        except StartupRefused:
-            engine.dispose()
-            raise
-        app.state.secret = secret
-        app.state.guard = KeyGuard(
-            engine,
-            secret,
-            dev_mode=settings.dev_mode,
-            cache_seconds=settings.key_cache_seconds,
-            rate_limit=settings.rate_limit,
-            rate_limit_storage=settings.rate_limit_storage,
-            auth_failure_limit=settings.auth_failure_limit,
-        )
-        app.state.batch_slots = BatchSlots(settings.max_concurrent_batches)
-        registry = CriteriaRegistry(engine)
-        writer = DecisionWriter(engine, registry)
-        app.state.engine, app.state.registry, app.state.writer = engine, registry, writer
-        app.state.evaluator = Evaluator(
-            registry,
-            writer,
-            Budget(settings.max_evaluation_cost, settings.max_request_cost),
-            anyio.CapacityLimiter(CPU_THREADS),
-        )
-        app.state.write_engine = begin_immediately(engine)
-        writer.start()
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
         _tune_interpreter()
         try:
             yield
         finally:
-            await writer.stop()
-            app.state.guard.close()
-            engine.dispose()
+            await runtime.stop()
 
     app = FastAPI(
         title="Reflexe",
@@ -170,7 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by install_docs, with assets of its own
         redoc_url=None,
     )
-    app.state.settings = settings
     install_redaction()
     install_error_handlers(app)
     # Innermost first: authentication runs after CORS (a preflight has no key), and every

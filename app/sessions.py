@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from app.runtime import runtime_of
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,12 +28,12 @@ def _session(engine: Engine) -> Iterator[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    yield from _session(request.app.state.engine)
+    yield from _session(runtime_of(request.app).engine)
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
     """A session whose transaction takes SQLite's write lock first (see begin_immediately)."""
-    yield from _session(request.app.state.write_engine)
+    yield from _session(runtime_of(request.app).write_engine)
 
 
 # Closed when the route returns, before the response is sent: whatever the closing meets

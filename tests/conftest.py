@@ -14,6 +14,7 @@ from app.auth import service as auth_service
 from app.auth.models import ApiKeyCreate, Role
 from app.main import create_app
 from app.migrate import prepare_database
+from app.runtime import runtime_of
 from app.settings import Settings
 
 POSTGRES_URL = os.environ.get(
@@ -72,7 +73,7 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     headers = {"Authorization": f"Bearer {admin_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
-        empty_database(app.state.engine, admin_key)
+        empty_database(runtime_of(app).engine, admin_key)
 
 
 def local_client(app: FastAPI) -> TestClient:

@@ -11,6 +11,7 @@ from app.auth.guard import KeyGuard, Principal
 from app.auth.models import Role
 from app.errors import Forbidden
 from app.routing import Gate
+from app.runtime import runtime_of
 
 # Documents the scheme in OpenAPI. The header itself is read by AuthenticationMiddleware
 # (through KeyGuard), so that a header with another scheme is refused rather than taken for
@@ -32,7 +33,7 @@ class RequireRole(Gate):
 
     @asynccontextmanager
     async def admit(self, request: Request) -> AsyncIterator[None]:
-        guard: KeyGuard = request.app.state.guard
+        guard = runtime_of(request.app).guard
         # AuthenticationMiddleware recognised the caller before the route was chosen.
         principal: Principal = request.state.principal
         await guard.limit(principal)
@@ -56,8 +57,7 @@ ReaderKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.evaluator,
 
 
 async def get_guard(request: Request) -> KeyGuard:
-    guard: KeyGuard = request.app.state.guard
-    return guard
+    return runtime_of(request.app).guard
 
 
 GuardDep = Annotated[KeyGuard, Depends(get_guard)]

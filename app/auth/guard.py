@@ -1,6 +1,6 @@
 """The per-process gate of every request: who is calling, and may they call again now.
 
-`KeyGuard` lives on `app.state`. It recognises the bearer token of a request with no
+`KeyGuard` is part of the runtime (app.runtime). It recognises the bearer token of a request with no
 query on the hot path: what it read of a key is kept for `key_cache_seconds` (revocations
 made through this process take effect at once, those made elsewhere within that delay).
 It then counts the request against the key's rate limits (the `limits` library, with a

@@ -9,10 +9,10 @@ or 422 how its request was judged. This middleware answers 401 first; the route'
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.guard import KeyGuard
 from app.docs import ASSETS_PATH, DOCS_PATH, REDOC_PATH
 from app.errors import DATABASE_ERRORS, ReflexeError
 from app.problems import render_error
+from app.runtime import runtime_of
 
 # Probes and the API's own documentation are public; everything else needs a key.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", DOCS_PATH, REDOC_PATH})
@@ -36,7 +36,7 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        guard: KeyGuard = scope["app"].state.guard
+        guard = runtime_of(scope["app"]).guard
         try:
             principal = await guard.authenticate(request)
         except Exception as exc:

@@ -9,6 +9,7 @@ from app.auth.dependencies import AdminKey, GuardDep
 from app.auth.models import KEY_ID_PATTERN, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic
 from app.problems import problem_responses
 from app.routing import GatedRoute
+from app.runtime import runtime_of
 from app.sessions import SessionDep, WriteSessionDep
 
 router = APIRouter(
@@ -34,7 +35,7 @@ def create_api_key(
     _: AdminKey, request: Request, session: WriteSessionDep, response: Response, body: ApiKeyCreate
 ) -> ApiKeyCreated:
     """Create an API key. The key is in this response and never shown again."""
-    created = service.create_key(session, request.app.state.secret, body)
+    created = service.create_key(session, runtime_of(request.app).secret, body)
     response.headers["Location"] = f"/keys/{created.id}"
     return created
 

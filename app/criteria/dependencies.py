@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.criteria.registry import CriteriaRegistry
+from app.runtime import runtime_of
 
 
 async def get_registry(request: Request) -> CriteriaRegistry:
-    registry: CriteriaRegistry = request.app.state.registry
-    return registry
+    return runtime_of(request.app).registry
 
 
 RegistryDep = Annotated[CriteriaRegistry, Depends(get_registry)]

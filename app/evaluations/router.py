@@ -30,6 +30,7 @@ from app.evaluations.repository import EvaluationFilter
 from app.idempotency import service as idempotency
 from app.problems import problem_responses
 from app.routing import GatedRoute
+from app.runtime import runtime_of
 from app.sessions import SessionDep
 
 router = APIRouter(
@@ -75,12 +76,10 @@ async def evaluate(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Judge a profile against a criteria set and store the decision."""
-    # The registry and writer come straight from app.state: on this hot path, resolving
-    # them as dependencies costs more than the rest of the routing.
-    state = request.app.state
+    runtime = runtime_of(request.app)
 
     async def run(claim: idempotency.Claim | None) -> Response:
-        result, content = await service.evaluate(body, state.evaluator, claim, caller.key_id)
+        result, content = await service.evaluate(body, runtime.evaluator, claim, caller.key_id)
         if result["id"] is None:
             return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
         headers = {"Location": f"/evaluations/{result['id']}"}
@@ -114,17 +113,17 @@ async def evaluate_batch(
 
     The batch counts as its number of items against the caller's rate limit.
     """
-    state = request.app.state
+    runtime = runtime_of(request.app)
     body = await request.body()
 
     async def count_items(items: int) -> None:
-        await state.guard.limit_batch(caller, items)
+        await runtime.guard.limit_batch(caller, items)
 
     async def run(claim: idempotency.Claim | None) -> Response:
         content = await service.evaluate_batch(
             body,
             request.headers.get("content-type"),
-            state.evaluator,
+            runtime.evaluator,
             claim,
             caller.key_id,
             on_items=count_items,
@@ -159,7 +158,7 @@ async def _idempotent(
 async def _claim(request: Request, scope: str, key: str) -> idempotency.Claim | Response:
     """Claim the request's Idempotency-Key, or the stored answer of its first use."""
     digest = idempotency.request_hash(await request.body())
-    engine = request.app.state.write_engine
+    engine = runtime_of(request.app).write_engine
     found = await run_in_threadpool(idempotency.claim, engine, scope, key, digest)
     if isinstance(found, idempotency.Claim):
         return found
@@ -169,7 +168,7 @@ async def _claim(request: Request, scope: str, key: str) -> idempotency.Claim | 
 
 async def _release(request: Request, claim: idempotency.Claim) -> None:
     with contextlib.suppress(SQLAlchemyError):  # then it is taken over after a minute
-        await run_in_threadpool(idempotency.release, request.app.state.write_engine, claim)
+        await run_in_threadpool(idempotency.release, runtime_of(request.app).write_engine, claim)
 
 
 @router.get("/evaluations", responses=problem_responses(422))

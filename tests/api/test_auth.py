@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, event, text
 
-from app.main import StartupRefused, create_app
+from app.main import create_app
+from app.runtime import StartupRefused, runtime_of
 from app.settings import Settings
 from tests.conftest import SECRET_KEY, local_client
 from tests.factories import as_key, new_key
@@ -194,7 +195,7 @@ def test_create_a_key_shows_it_once(client: TestClient, settings: Settings) -> N
 
 def test_keys_are_stored_only_as_a_keyed_hash(client: TestClient) -> None:
     key = new_key(client, "auditor")
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
 
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM api_key")).all()
@@ -297,7 +298,7 @@ def test_keys_are_never_written_to_the_logs(
 
 def test_recognising_a_key_makes_no_query_per_request(client: TestClient) -> None:
     key = new_key(client, "evaluator")
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     key_queries: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.runtime import runtime_of
 from app.settings import Settings
 from tests.api.test_errors import assert_problem
 from tests.factories import make_criteria_set, make_criterion
@@ -143,7 +144,7 @@ def test_a_draft_repeated_in_a_batch_is_compiled_and_counted_once(client: TestCl
     tight = {"max_request_cost": 100_000}
 
     with TestClient(
-        create_app(client.app.state.settings.model_copy(update=tight)),  # type: ignore[attr-defined]
+        create_app(runtime_of(client.app).settings.model_copy(update=tight)),  # type: ignore[arg-type]
         headers=client.headers,
     ) as app:
         response = app.post("/evaluate/batch", json={"items": [item] * 50})

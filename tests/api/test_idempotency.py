@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.runtime import runtime_of
 from tests.factories import new_key
 
 BODY = {"subject": {"ref": "https://example.org/in/ada"}, "answers": {"pertinence": True}}
@@ -17,7 +18,7 @@ def post(client: TestClient, key: str, body: Any = BODY, path: str = "/evaluate"
 
 
 def stored(client: TestClient) -> int:
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM evaluation")).scalar_one())
 
@@ -95,7 +96,7 @@ def test_bad_keys_are_422(client: TestClient, key: str) -> None:
 
 def test_keys_expire_after_a_day(client: TestClient) -> None:
     post(client, "old")
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE idempotency_key SET created_at = :when"),

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.main import create_app
+from app.runtime import runtime_of
 from app.settings import Settings
 from tests.factories import content_of
 
@@ -24,7 +25,7 @@ def post_many(client: TestClient, count: int, **body: Any) -> list[Any]:
 
 
 def stored_count(client: TestClient) -> int:
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM evaluation")).scalar_one())
 
@@ -45,7 +46,7 @@ def test_concurrent_decisions_are_all_stored_before_they_are_acknowledged(
 @pytest.fixture
 def failing_inserts(client: TestClient, backend: str) -> Iterator[None]:
     """Make every insert into the decision log fail, as a full disk would."""
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     with engine.begin() as connection:
         if backend == "sqlite":
             connection.execute(
@@ -89,7 +90,7 @@ def test_a_failed_commit_is_an_error_for_every_request_of_the_group(client: Test
 
 
 def test_the_service_recovers_once_the_database_accepts_writes_again(client: TestClient) -> None:
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(client.app).engine  # type: ignore[arg-type]
     with engine.begin() as connection:
         connection.execute(text("ALTER TABLE evaluation RENAME TO evaluation_away"))
     try:

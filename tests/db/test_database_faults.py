@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from app.main import create_app
+from app.runtime import runtime_of
 from app.settings import Settings
 from tests.conftest import local_client
 from tests.db.servers import fresh_postgres, running_server
@@ -35,7 +36,7 @@ def small_pool_client(postgres_url: str) -> Iterator[TestClient]:
 
 
 def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(small_pool_client: TestClient) -> None:
-    engine: Engine = small_pool_client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = runtime_of(small_pool_client.app).engine  # type: ignore[arg-type]
     held = engine.connect()  # the only connection of the pool
     try:
         started = time.monotonic()

@@ -1,0 +1,134 @@
+"""What the service builds at start-up, as one typed object, and the one way to read it.
+
+`Runtime.start` migrates (when asked), checks that the configuration protects the API,
+and builds each process's components: the database engines, the key guard, the criteria
+registry, the decision writer, the evaluator and the batch slots. The application's
+lifespan keeps the result; routes, dependencies and middleware read it with `runtime_of`.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import anyio
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.applications import Starlette
+
+from app.auth import service as auth_service
+from app.auth.guard import KeyGuard
+from app.criteria.registry import CriteriaRegistry
+from app.db import begin_immediately, create_db_engine
+from app.evaluations.admission import BatchSlots
+from app.evaluations.deciding import Budget
+from app.evaluations.service import CPU_THREADS, Evaluator
+from app.evaluations.writer import DecisionWriter
+from app.migrate import prepare_database
+from app.settings import Settings
+
+logger = logging.getLogger("reflexe")
+
+
+class StartupRefused(RuntimeError):
+    """The configuration would expose the service unprotected, or cannot protect it."""
+
+
+DEV_MODE_WARNING = """
+**********************************************************************************
+* REFLEXE IS RUNNING IN LOCAL DEVELOPMENT MODE (REFLEXE_DEV_MODE=true).
+* Any request without an API key from this machine acts as ADMIN.
+* Never expose this server. For any other use: set REFLEXE_SECRET_KEY, create a
+* key with `reflexe keys create --role admin --name <name>`, drop development mode.
+**********************************************************************************"""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    engine: Engine  # reads, and the writer's own transactions
+    write_engine: Engine  # a session's writes: SQLite takes its lock at BEGIN
+    secret: bytes | None  # of the API keys' hash; None in development mode without one
+    guard: KeyGuard
+    registry: CriteriaRegistry
+    writer: DecisionWriter
+    evaluator: Evaluator
+    batch_slots: BatchSlots
+
+    @classmethod
+    async def start(cls, settings: Settings) -> "Runtime":
+        """Build the components of this process; StartupRefused for an unsafe configuration."""
+        if settings.migrate_on_start:
+            await anyio.to_thread.run_sync(prepare_database, settings)
+        engine = create_db_engine(settings)
+        try:
+            secret = await anyio.to_thread.run_sync(check_security, settings, engine)
+        except StartupRefused:
+            engine.dispose()
+            raise
+        registry = CriteriaRegistry(engine)
+        writer = DecisionWriter(engine, registry)
+        runtime = cls(
+            settings=settings,
+            engine=engine,
+            write_engine=begin_immediately(engine),
+            secret=secret,
+            guard=KeyGuard(
+                engine,
+                secret,
+                dev_mode=settings.dev_mode,
+                cache_seconds=settings.key_cache_seconds,
+                rate_limit=settings.rate_limit,
+                rate_limit_storage=settings.rate_limit_storage,
+                auth_failure_limit=settings.auth_failure_limit,
+            ),
+            registry=registry,
+            writer=writer,
+            evaluator=Evaluator(
+                registry,
+                writer,
+                Budget(settings.max_evaluation_cost, settings.max_request_cost),
+                anyio.CapacityLimiter(CPU_THREADS),
+            ),
+            batch_slots=BatchSlots(settings.max_concurrent_batches),
+        )
+        writer.start()
+        return runtime
+
+    async def stop(self) -> None:
+        """Store what is queued, then let go of connections."""
+        await self.writer.stop()
+        self.guard.close()
+        self.engine.dispose()
+
+
+def runtime_of(app: Starlette) -> Runtime:
+    """The runtime the application's lifespan built."""
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+def check_security(settings: Settings, engine: Engine, *, announce: bool = True) -> bytes | None:
+    """The secret of the API keys' hash; refuses a configuration that leaves the API open."""
+    try:
+        secret = auth_service.secret_of(settings)
+    except auth_service.MissingSecret as exc:
+        raise StartupRefused(str(exc)) from exc
+    if settings.dev_mode:
+        if announce:
+            logger.warning(DEV_MODE_WARNING)
+        return secret
+    try:
+        with Session(engine) as session:
+            has_key = auth_service.has_active_key(session)
+    except SQLAlchemyError as exc:
+        # Start anyway, answering 503 until the database is back: every request then
+        # needs a key that the database knows.
+        logger.warning("could not check the API keys at start-up: %s", exc.__class__.__name__)
+        return secret
+    if not has_key:
+        raise StartupRefused(
+            "No API key is configured, so nobody could use the service. Create one with "
+            "`reflexe keys create --role admin --name <name>`, or run locally with "
+            "`reflexe serve --dev` (loopback only)."
+        )
+    return secret
