@@ -54,9 +54,13 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """The answer to send, and the row to store (None on a dry run)."""
+    """The answer to send (its JSON, an `EvaluationPublic`), and the row to store.
 
-    payload: dict[str, Any]
+    A dry run has no `evaluation_id` and no `row`.
+    """
+
+    answer: bytes
+    evaluation_id: str | None
     row: dict[str, Any] | None
 
 
@@ -126,8 +130,10 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "created_at": created_at.isoformat().replace("+00:00", "Z"),
         "api_key_id": api_key_id,
     }
+    answer = to_json(payload)
     if resolved is None or evaluation_id is None:
-        return Decided(payload, None)
+        return Decided(answer, None, None)
+    # A row of `EvaluationRecord`, each of its columns: the answer is kept as it was sent.
     row = {
         "id": evaluation_id,
         "criteria_version_id": resolved.version_id,
@@ -135,19 +141,14 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "criteria_set_version": resolved.version,
         "subject_ref": None if subject is None else subject.ref,
         "subject_name": None if subject is None else subject.name,
-        "answers": to_json(request.answers).decode(),
-        "attributes": to_json(prepared.profile).decode(),
-        "results": to_json(criteria).decode(),
         "decision": outcome.decision.value,
-        "met": outcome.met,
-        "score": outcome.score,
-        "needed": outcome.needed,
-        "summary": outcome.summary,
-        "to_change": to_json(outcome.to_change).decode(),
         "created_at": created_at,
         "api_key_id": api_key_id,
+        "answers": to_json(request.answers).decode(),
+        "attributes": to_json(prepared.profile).decode(),
+        "answer": answer.decode(),
     }
-    return Decided(payload, row)
+    return Decided(answer, str(evaluation_id), row)
 
 
 def _draft(

@@ -11,16 +11,7 @@ from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
 from app.evaluations import repository
-from app.evaluations.models import (
-    CriteriaSetRef,
-    CriterionOutcome,
-    EvaluationInputs,
-    EvaluationPage,
-    EvaluationPublic,
-    EvaluationRecord,
-    IsoDateTime,
-    Subject,
-)
+from app.evaluations.models import EvaluationInputs, EvaluationRecord, IsoDateTime, Subject
 from app.evaluations.repository import EvaluationFilter
 from app.jsonvalues import NUL_MESSAGE
 
@@ -30,12 +21,12 @@ _CURSOR = TypeAdapter(tuple[IsoDateTime, uuid.UUID])
 
 def get_evaluation(
     session: Session, evaluation_id: uuid.UUID, *, owner: str | None = None
-) -> EvaluationPublic:
-    """A stored decision, exactly as it was returned when it was made.
+) -> bytes:
+    """A stored decision: the answer given when it was made, byte for byte.
 
     With an `owner`, only a decision asked for by that API key is found.
     """
-    return _public(_load(session, evaluation_id, owner))
+    return _load(session, evaluation_id, owner).answer.encode()
 
 
 def get_inputs(
@@ -66,34 +57,17 @@ def _subject(record: EvaluationRecord) -> Subject | None:
 
 def list_evaluations(
     session: Session, filters: EvaluationFilter, *, limit: int, cursor: str | None
-) -> EvaluationPage:
-    """A page of stored decisions, newest first."""
+) -> bytes:
+    """A page of stored decisions, newest first, as the JSON of an `EvaluationPage`."""
     if filters.subject_ref is not None and "\x00" in filters.subject_ref:
         raise InvalidInput([("subject", NUL_MESSAGE)], location="query")
     after = _decode_cursor(cursor) if cursor else None
     records = repository.list_page(session, filters, limit=limit + 1, after=after)
     page, more = records[:limit], len(records) > limit
-    next_cursor = _encode_cursor(page[-1]) if more else None
-    return EvaluationPage(items=[_public(record) for record in page], next_cursor=next_cursor)
-
-
-def _public(record: EvaluationRecord) -> EvaluationPublic:
-    return EvaluationPublic(
-        id=record.id,
-        decision=record.decision,
-        criteria_set=CriteriaSetRef(
-            slug=record.criteria_set_slug, version=record.criteria_set_version
-        ),
-        subject=_subject(record),
-        met=record.met,
-        score=record.score,
-        needed=record.needed,
-        criteria=[CriterionOutcome.model_validate(result) for result in record.results],
-        summary=record.summary,
-        to_change=record.to_change,
-        created_at=record.created_at,
-        api_key_id=record.api_key_id,
-    )
+    next_cursor = json.dumps(_encode_cursor(page[-1]) if more else None)
+    # Each item is the stored answer as it is: the page is assembled, never re-encoded.
+    items = ",".join(record.answer for record in page)
+    return f'{{"items":[{items}],"next_cursor":{next_cursor}}}'.encode()
 
 
 def _encode_cursor(record: EvaluationRecord) -> str:

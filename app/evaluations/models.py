@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Index
+from sqlalchemy import Text as TextColumn
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
@@ -30,7 +31,13 @@ from app.jsonvalues import REQUEST_MODEL
 
 
 class EvaluationRecord(SQLModel, table=True):
-    """One stored decision, with everything needed to show it again."""
+    """One stored decision: what the log is searched by, what it was made from, and the
+    answer the caller was given, kept byte for byte (a read returns it as it is).
+
+    The one definition of a stored decision: the writer's insert and its bind formats are
+    derived from this table (`evaluations.writer`), `evaluations.deciding` fills a row of
+    it, and `EvaluationPublic` documents `answer`.
+    """
 
     __tablename__ = "evaluation"
     __table_args__ = (
@@ -45,17 +52,12 @@ class EvaluationRecord(SQLModel, table=True):
     criteria_set_version: int
     subject_ref: str | None = TableField(default=None, max_length=2048)
     subject_name: str | None = TableField(default=None, max_length=200)
-    answers: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
-    attributes: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
-    results: list[dict[str, Any]] = TableField(sa_column=Column(JSONColumn, nullable=False))
     decision: str = TableField(max_length=16, index=True)
-    met: int
-    score: float
-    needed: float
-    summary: str
-    to_change: list[str] = TableField(sa_column=Column(JSONColumn, nullable=False))
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
     api_key_id: str | None = TableField(default=None, foreign_key="api_key.id", max_length=12)
+    answers: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    attributes: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    answer: str = TableField(sa_column=Column(TextColumn, nullable=False))
 
 
 # --- API models ---------------------------------------------------------------

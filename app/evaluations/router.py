@@ -79,12 +79,12 @@ async def evaluate(
     runtime = runtime_of(request.app)
 
     async def run(claim: idempotency.Claim | None) -> Response:
-        result, content = await service.evaluate(body, runtime.evaluator, claim, caller.key_id)
-        if result["id"] is None:
-            return Response(content, status_code=status.HTTP_200_OK, media_type=JSON)
-        headers = {"Location": f"/evaluations/{result['id']}"}
+        decided = await service.evaluate(body, runtime.evaluator, claim, caller.key_id)
+        if decided.evaluation_id is None:
+            return Response(decided.answer, status_code=status.HTTP_200_OK, media_type=JSON)
+        headers = {"Location": f"/evaluations/{decided.evaluation_id}"}
         return Response(
-            content, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON
+            decided.answer, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON
         )
 
     return await _idempotent(request, caller, idempotency_key, run)
@@ -171,7 +171,7 @@ async def _release(request: Request, claim: idempotency.Claim) -> None:
         await run_in_threadpool(idempotency.release, runtime_of(request.app).write_engine, claim)
 
 
-@router.get("/evaluations", responses=problem_responses(422))
+@router.get("/evaluations", response_model=EvaluationPage, responses=problem_responses(422))
 def list_evaluations(
     caller: ReaderKey,
     session: SessionDep,
@@ -192,14 +192,14 @@ def list_evaluations(
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
     ] = None,
-) -> EvaluationPage:
+) -> Response:
     """List stored decisions, newest first, with cursor pagination.
 
     An evaluator key sees only the decisions it asked for.
     """
     if caller.role == Role.evaluator:
         if api_key is not None and api_key != caller.key_id:
-            return EvaluationPage(items=[], next_cursor=None)
+            return Response(b'{"items":[],"next_cursor":null}', media_type=JSON)
         api_key = caller.key_id
     filters = EvaluationFilter(
         decision=decision.value if decision else None,
@@ -209,19 +209,22 @@ def list_evaluations(
         until=until,
         api_key_id=api_key,
     )
-    return log.list_evaluations(session, filters, limit=limit, cursor=cursor)
+    page = log.list_evaluations(session, filters, limit=limit, cursor=cursor)
+    return Response(page, media_type=JSON)
 
 
-@router.get("/evaluations/{evaluation_id}", responses=problem_responses(404, 422))
-def get_evaluation(
-    caller: ReaderKey, session: SessionDep, evaluation_id: uuid.UUID
-) -> EvaluationPublic:
+@router.get(
+    "/evaluations/{evaluation_id}",
+    response_model=EvaluationPublic,
+    responses=problem_responses(404, 422),
+)
+def get_evaluation(caller: ReaderKey, session: SessionDep, evaluation_id: uuid.UUID) -> Response:
     """Get a stored decision, exactly as POST /evaluate returned it.
 
     An evaluator key finds only the decisions it asked for (404 for the others).
     """
     owner = caller.key_id if caller.role == Role.evaluator else None
-    return log.get_evaluation(session, evaluation_id, owner=owner)
+    return Response(log.get_evaluation(session, evaluation_id, owner=owner), media_type=JSON)
 
 
 @router.get("/evaluations/{evaluation_id}/inputs", responses=problem_responses(404, 422))

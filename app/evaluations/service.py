@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-from pydantic_core import to_json
 
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
 from app.engine import OverBudget, check_budget
@@ -51,10 +50,10 @@ async def evaluate(
     evaluator: Evaluator,
     claim: Claim | None = None,
     api_key_id: str | None = None,
-) -> tuple[dict[str, Any], bytes]:
+) -> Decided:
     """Decide on a profile; unless it is a dry run, store the decision before answering.
 
-    Returns the payload and its JSON. With a `claim`, a stored decision's answer is
+    With a `claim`, a stored decision's answer is
     recorded against the idempotency key in the same transaction. `api_key_id` is the
     caller's key, recorded with the decision.
     """
@@ -70,19 +69,18 @@ async def evaluate(
                 decided = await evaluator.in_thread(judge, prepared, api_key_id)
             else:
                 decided = judge(prepared, api_key_id)
-        payload, row = decided.payload, decided.row
-        content = to_json(payload)
+        row, content = decided.row, decided.answer
         completion = None
         if claim is not None:
             status, location = (
-                (200, None) if row is None else (201, f"/evaluations/{payload['id']}")
+                (200, None) if row is None else (201, f"/evaluations/{decided.evaluation_id}")
             )
             completion = Completion(claim.scope, claim.key, status, content.decode(), location)
         if resolved is None and completion is None:
-            return payload, content
+            return decided
         checks = [] if resolved is None else [resolved]
         if await evaluator.writer.store(checks, [row] if row else [], completion):
-            return payload, content
+            return decided
     raise Conflict("The criteria set kept changing while deciding; retry.")
 
 
@@ -171,23 +169,25 @@ def _decide_batch(
     outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id) for p in planned]
     checks = [p.resolved for p in planned if not isinstance(p, ReflexeError) and p.resolved]
     rows = [o.row for o in outcomes if isinstance(o, Decided) and o.row is not None]
-    return _BatchDecided(to_json(_batch_result(outcomes)), checks, rows)
+    return _BatchDecided(_batch_result(outcomes), checks, rows)
 
 
-def _batch_result(outcomes: list[Decided | ReflexeError]) -> dict[str, Any]:
-    items: list[dict[str, Any]] = []
+def _batch_result(outcomes: list[Decided | ReflexeError]) -> bytes:
+    """The JSON of a `BatchResult`, assembled around each item's answer as it is."""
+    items: list[bytes] = []
+    stored = failed = 0
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ReflexeError):
-            problem = outcome.problem().model_dump(mode="json", exclude_none=True)
-            items.append({"index": index, "status": outcome.status_code, "problem": problem})
+            failed += 1
+            problem = outcome.problem().model_dump_json(exclude_none=True).encode()
+            head = b'{"index":%d,"status":%d,"problem":' % (index, outcome.status_code)
+            items.append(head + problem + b"}")
         else:
-            status = 200 if outcome.payload["id"] is None else 201
-            items.append({"index": index, "status": status, "evaluation": outcome.payload})
-    return {
-        "items": items,
-        "stored": sum(1 for item in items if item["status"] == 201),
-        "failed": sum(1 for item in items if "problem" in item),
-    }
+            status = 200 if outcome.evaluation_id is None else 201
+            stored += status == 201
+            head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)
+            items.append(head + outcome.answer + b"}")
+    return b'{"items":[%s],"stored":%d,"failed":%d}' % (b",".join(items), stored, failed)
 
 
 def _check_source(request: EvaluationRequest) -> bool:

@@ -15,41 +15,22 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import anyio
-from sqlalchemy import Engine
+from sqlalchemy import JSON, Engine, Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from app.criteria.registry import CriteriaRegistry, ResolvedCriteria, read_states
 from app.db import begin_immediately
 from app.errors import ServiceUnavailable
+from app.evaluations.models import EvaluationRecord
 
 logger = logging.getLogger(__name__)
-
-COLUMNS = (
-    "id",
-    "criteria_version_id",
-    "criteria_set_slug",
-    "criteria_set_version",
-    "subject_ref",
-    "subject_name",
-    "answers",
-    "attributes",
-    "results",
-    "decision",
-    "met",
-    "score",
-    "needed",
-    "summary",
-    "to_change",
-    "created_at",
-    "api_key_id",
-)
-JSON_COLUMNS = frozenset({"answers", "attributes", "results", "to_change"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +63,7 @@ class DecisionWriter:
         self._max_rows = max_rows
         self._queue: asyncio.Queue[WriteUnit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._insert = _insert_statement(engine.dialect.name)
+        self._insert = RowInsert(_EVALUATION, engine.dialect)
         mark = "?" if engine.dialect.name == "sqlite" else "%s"
         self._complete = (
             f"UPDATE idempotency_key SET status = {mark}, response = {mark}, location = {mark} "
@@ -167,7 +148,7 @@ class DecisionWriter:
                 driver = connection.connection.driver_connection
                 assert driver is not None
                 cursor = driver.cursor()
-                cursor.executemany(self._insert, [self._params(row) for row in rows])
+                cursor.executemany(self._insert.sql, [self._insert.params(row) for row in rows])
                 cursor.close()
             completions = [
                 (
@@ -184,11 +165,6 @@ class DecisionWriter:
                 connection.exec_driver_sql(self._complete, completions)
             connection.commit()
         return current
-
-    def _params(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        if self._dialect == "sqlite":
-            return tuple(_sqlite_value(name, row[name]) for name in COLUMNS)
-        return tuple(row[name] for name in COLUMNS)
 
 
 class _FileLock:
@@ -219,18 +195,39 @@ def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[None]:
     return _FileLock(Path(f"{database}-writer.lock"))
 
 
-def _insert_statement(dialect: str) -> str:
-    if dialect == "sqlite":
-        values = ", ".join("?" for _ in COLUMNS)
-    else:
-        values = ", ".join("%s::jsonb" if c in JSON_COLUMNS else "%s" for c in COLUMNS)
-    return f"INSERT INTO evaluation ({', '.join(COLUMNS)}) VALUES ({values})"
+class RowInsert:
+    """The insert of decision rows, straight to the driver, derived from the table.
+
+    Its columns, and how each value is bound (a UUID, a timestamp in SQLite's format), come
+    from the table's own column types; JSON columns receive the text the decider already
+    serialised (PostgreSQL casts it to JSONB). Adding a column to the table adds it here.
+    """
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        self.columns = tuple(column.name for column in table.columns)
+        marks = []
+        self._converters: list[Callable[[Any], Any] | None] = []
+        for column in table.columns:
+            if isinstance(column.type, JSON):
+                marks.append(f"{mark}::jsonb" if dialect.name == "postgresql" else mark)
+                self._converters.append(None)
+            else:
+                marks.append(mark)
+                impl = column.type.dialect_impl(dialect)
+                self._converters.append(impl.bind_processor(dialect))
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(self.columns)}) VALUES ({', '.join(marks)})"
+        )
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """`row` (a value for each column) as the driver takes it."""
+        return tuple(
+            value if convert is None or value is None else convert(value)
+            for value, convert in zip(
+                map(row.__getitem__, self.columns), self._converters, strict=True
+            )
+        )
 
 
-def _sqlite_value(name: str, value: Any) -> Any:
-    # The formats SQLAlchemy uses on SQLite, so ORM reads and range filters keep working.
-    if name == "id":
-        return value.hex
-    if name == "created_at":
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+_EVALUATION: Table = EvaluationRecord.__table__  # type: ignore[attr-defined]

@@ -193,3 +193,27 @@ def test_evaluation_without_a_set_uses_the_current_default(client: TestClient) -
     response = client.post("/evaluate", json={"answers": {}})
 
     assert response.json()["criteria_set"]["slug"] == "other"
+
+
+def test_the_answer_has_exactly_the_documented_fields(client: TestClient) -> None:
+    from app.evaluations.models import CriterionOutcome, EvaluationPublic, EvidencePublic
+
+    body = {
+        "subject": {"ref": "r"},
+        "answers": {"pertinence": True},
+        "attributes": {"headline": "Head of Sales", "mutual_connections": 12},
+    }
+
+    made = client.post("/evaluate", json=body)
+    read = client.get(f"/evaluations/{made.json()['id']}")
+    listed = client.get("/evaluations", params={"limit": 1})
+
+    answer = made.json()
+    assert list(answer) == list(EvaluationPublic.model_fields)
+    for criterion in answer["criteria"]:
+        assert list(criterion) == list(CriterionOutcome.model_fields)
+        for evidence in criterion["evidence"]:
+            assert list(evidence) == list(EvidencePublic.model_fields)
+    EvaluationPublic.model_validate_json(made.content)
+    assert read.content == made.content  # the stored answer, byte for byte
+    assert listed.json()["items"] == [answer]
