@@ -2,10 +2,12 @@
 
 `Runtime.start` migrates (when asked), checks that the configuration protects the API,
 and builds each process's components: the database engines, the key guard, the criteria
-registry, the decision writer, the evaluator and the batch slots. The application's
+registry, the decision writer, the evaluator, the batch slots, and a housekeeping task
+(expired idempotency keys). The application's
 lifespan keeps the result; routes, dependencies and middleware read it with `runtime_of`.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -23,10 +25,12 @@ from app.evaluations.admission import BatchSlots
 from app.evaluations.deciding import Budget
 from app.evaluations.service import CPU_THREADS, Evaluator
 from app.evaluations.writer import DecisionWriter
+from app.idempotency import service as idempotency
 from app.migrate import prepare_database
 from app.settings import Settings
 
 logger = logging.getLogger("reflexe")
+HOUSEKEEPING_SECONDS = 600
 
 
 class StartupRefused(RuntimeError):
@@ -53,6 +57,7 @@ class Runtime:
     writer: DecisionWriter
     evaluator: Evaluator
     batch_slots: BatchSlots
+    housekeeping: "asyncio.Task[None]"
 
     @classmethod
     async def start(cls, settings: Settings) -> "Runtime":
@@ -67,10 +72,11 @@ class Runtime:
             raise
         registry = CriteriaRegistry(engine)
         writer = DecisionWriter(engine, registry)
+        write_engine = begin_immediately(engine)
         runtime = cls(
             settings=settings,
             engine=engine,
-            write_engine=begin_immediately(engine),
+            write_engine=write_engine,
             secret=secret,
             guard=KeyGuard(
                 engine,
@@ -90,15 +96,29 @@ class Runtime:
                 anyio.CapacityLimiter(CPU_THREADS),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),
+            housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
         )
         writer.start()
         return runtime
 
     async def stop(self) -> None:
         """Store what is queued, then let go of connections."""
+        self.housekeeping.cancel()
+        # A purge under way finishes (its thread cannot be cancelled) before the engine goes.
+        await asyncio.gather(self.housekeeping, return_exceptions=True)
         await self.writer.stop()
         self.guard.close()
         self.engine.dispose()
+
+
+async def _keep_house(engine: Engine) -> None:
+    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            await anyio.to_thread.run_sync(idempotency.purge, engine)
+        except SQLAlchemyError as exc:
+            logger.warning("housekeeping failed: %s", exc.__class__.__name__)
 
 
 def runtime_of(app: Starlette) -> Runtime:

@@ -1,13 +1,9 @@
 """HTTP routes for evaluation and the decision log: /evaluate, /evaluations."""
 
-import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import EvaluatorKey, ReaderKey
 from app.auth.guard import Principal
@@ -27,7 +23,7 @@ from app.evaluations.models import (
     SubjectRef,
 )
 from app.evaluations.repository import EvaluationFilter
-from app.idempotency import service as idempotency
+from app.idempotency.service import Idempotent
 from app.problems import problem_responses
 from app.routing import GatedRoute
 from app.runtime import runtime_of
@@ -77,17 +73,9 @@ async def evaluate(
 ) -> Response:
     """Judge a profile against a criteria set and store the decision."""
     runtime = runtime_of(request.app)
-
-    async def run(claim: idempotency.Claim | None) -> Response:
-        decided = await service.evaluate(body, runtime.evaluator, claim, caller.key_id)
-        if decided.evaluation_id is None:
-            return Response(decided.answer, status_code=status.HTTP_200_OK, media_type=JSON)
-        headers = {"Location": f"/evaluations/{decided.evaluation_id}"}
-        return Response(
-            decided.answer, status_code=status.HTTP_201_CREATED, headers=headers, media_type=JSON
-        )
-
-    return await _idempotent(request, caller, idempotency_key, run)
+    idempotent = await _idempotent(request, caller, idempotency_key)
+    answer = await service.evaluate(body, runtime.evaluator, caller.key_id, idempotent)
+    return _response(answer)
 
 
 @router.post(
@@ -119,56 +107,27 @@ async def evaluate_batch(
     async def count_items(items: int) -> None:
         await runtime.guard.limit_batch(caller, items)
 
-    async def run(claim: idempotency.Claim | None) -> Response:
-        content = await service.evaluate_batch(
-            body,
-            request.headers.get("content-type"),
-            runtime.evaluator,
-            claim,
-            caller.key_id,
-            on_items=count_items,
-        )
-        return Response(content, media_type=JSON)
-
-    return await _idempotent(request, caller, idempotency_key, run)
+    answer = await service.evaluate_batch(
+        body,
+        request.headers.get("content-type"),
+        runtime.evaluator,
+        caller.key_id,
+        await _idempotent(request, caller, idempotency_key),
+        on_items=count_items,
+    )
+    return _response(answer)
 
 
-async def _idempotent(
-    request: Request,
-    caller: Principal,
-    key: str | None,
-    run: Callable[[idempotency.Claim | None], Awaitable[Response]],
-) -> Response:
-    """Run the request under its Idempotency-Key, or replay the answer of its first use.
-
-    Keys are the caller's own: two API keys may use the same Idempotency-Key.
-    """
+async def _idempotent(request: Request, caller: Principal, key: str | None) -> Idempotent | None:
+    """The request's Idempotency-Key, if it sent one: keys are each API key's own."""
     if key is None:
-        return await run(None)
-    claim = await _claim(request, caller.scope, key)
-    if isinstance(claim, Response):
-        return claim
-    try:
-        return await run(claim)
-    except Exception:
-        await _release(request, claim)
-        raise
+        return None
+    return Idempotent.of(caller.scope, key, await request.body())
 
 
-async def _claim(request: Request, scope: str, key: str) -> idempotency.Claim | Response:
-    """Claim the request's Idempotency-Key, or the stored answer of its first use."""
-    digest = idempotency.request_hash(await request.body())
-    engine = runtime_of(request.app).write_engine
-    found = await run_in_threadpool(idempotency.claim, engine, scope, key, digest)
-    if isinstance(found, idempotency.Claim):
-        return found
-    headers = {"Location": found.location} if found.location else None
-    return Response(found.response, status_code=found.status, headers=headers, media_type=JSON)
-
-
-async def _release(request: Request, claim: idempotency.Claim) -> None:
-    with contextlib.suppress(SQLAlchemyError):  # then it is taken over after a minute
-        await run_in_threadpool(idempotency.release, runtime_of(request.app).write_engine, claim)
+def _response(answer: service.Answer) -> Response:
+    headers = None if answer.location is None else {"Location": answer.location}
+    return Response(answer.body, status_code=answer.status, headers=headers, media_type=JSON)
 
 
 @router.get("/evaluations", response_model=EvaluationPage, responses=problem_responses(422))

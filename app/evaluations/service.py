@@ -20,8 +20,8 @@ from app.errors import Conflict, InvalidInput, PayloadTooLarge, ReflexeError
 from app.evaluations.batch_body import read_items
 from app.evaluations.deciding import Budget, Decided, Drafts, judge, parse, prepare
 from app.evaluations.models import EvaluationRequest
-from app.evaluations.writer import Completion, DecisionWriter
-from app.idempotency.service import Claim
+from app.evaluations.writer import Answered, DecisionWriter, Refused, Stored
+from app.idempotency.service import Idempotent, Replay
 
 STALE_RETRIES = 3
 CPU_THREADS = 2
@@ -45,61 +45,66 @@ class Evaluator:
         return await anyio.to_thread.run_sync(work, *args, limiter=self.threads)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an evaluation request is answered: its status, its JSON, where it is stored."""
+
+    status: int
+    body: bytes
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """What deciding a request produced: its answer, and what storing it takes."""
+
+    answer: Answer
+    checks: list[ResolvedCriteria]  # the versions it was decided with
+    rows: list[dict[str, Any]]  # the decisions to store; none for a dry run
+
+
 async def evaluate(
     request: EvaluationRequest,
     evaluator: Evaluator,
-    claim: Claim | None = None,
     api_key_id: str | None = None,
-) -> Decided:
+    idempotent: Idempotent | None = None,
+) -> Answer:
     """Decide on a profile; unless it is a dry run, store the decision before answering.
 
-    With a `claim`, a stored decision's answer is
-    recorded against the idempotency key in the same transaction. `api_key_id` is the
-    caller's key, recorded with the decision.
+    `api_key_id` is the caller's key, recorded with the decision; with `idempotent`, the
+    answer is kept under the request's Idempotency-Key, in the same transaction.
     """
-    for _ in range(STALE_RETRIES):
+
+    async def decide() -> _Decided:
         resolved = await _resolve(request, evaluator.registry)
         if resolved is None:  # an inline draft: compiling it is work
-            decided = await evaluator.in_thread(
-                _decide, request, None, evaluator.budget, api_key_id
-            )
+            budget = evaluator.budget
+            decided = await evaluator.in_thread(_decide, request, None, budget, api_key_id)
         else:
             prepared = prepare(request, resolved, evaluator.budget)
             if prepared.cost > INLINE_COST:
                 decided = await evaluator.in_thread(judge, prepared, api_key_id)
             else:
                 decided = judge(prepared, api_key_id)
-        row, content = decided.row, decided.answer
-        completion = None
-        if claim is not None:
-            status, location = (
-                (200, None) if row is None else (201, f"/evaluations/{decided.evaluation_id}")
-            )
-            completion = Completion(claim.scope, claim.key, status, content.decode(), location)
-        if resolved is None and completion is None:
-            return decided
-        checks = [] if resolved is None else [resolved]
-        if await evaluator.writer.store(checks, [row] if row else [], completion):
-            return decided
-    raise Conflict("The criteria set kept changing while deciding; retry.")
+        if decided.evaluation_id is None:
+            answer = Answer(200, decided.answer)
+        else:
+            answer = Answer(201, decided.answer, f"/evaluations/{decided.evaluation_id}")
+        rows = [] if decided.row is None else [decided.row]
+        return _Decided(answer, [] if resolved is None else [resolved], rows)
 
-
-@dataclass(frozen=True, slots=True)
-class _BatchDecided:
-    content: bytes
-    checks: list[ResolvedCriteria]
-    rows: list[dict[str, Any]]
+    return await _settle(evaluator, decide, idempotent)
 
 
 async def evaluate_batch(
     body: bytes,
     content_type: str | None,
     evaluator: Evaluator,
-    claim: Claim | None = None,
     api_key_id: str | None = None,
+    idempotent: Idempotent | None = None,
     *,
     on_items: Callable[[int], Awaitable[None]] | None = None,
-) -> bytes:
+) -> Answer:
     """Decide on every item of a batch body; store the valid ones in one transaction.
 
     The body is parsed, checked and decided in a worker thread. `on_items`, given the
@@ -109,19 +114,46 @@ async def evaluate_batch(
     if on_items is not None:
         await on_items(len(items))
     requests = await evaluator.in_thread(_parse_all, items)
+
+    async def decide() -> _Decided:
+        registry, budget = evaluator.registry, evaluator.budget
+        return await evaluator.in_thread(_decide_batch, requests, registry, budget, api_key_id)
+
+    return await _settle(evaluator, decide, idempotent)
+
+
+async def _settle(
+    evaluator: Evaluator,
+    decide: Callable[[], Awaitable[_Decided]],
+    idempotent: Idempotent | None,
+) -> Answer:
+    """Decide, then store: how every evaluation request ends, a single one or a batch.
+
+    The decisions go to the writer with the versions they were decided with, and the
+    answer's idempotency key if any. A stale version means deciding again; a key that
+    already held an answer means that answer. A dry run without a key stores nothing and
+    skips the writer, but its versions must still be current.
+    """
     for _ in range(STALE_RETRIES):
-        decided = await evaluator.in_thread(
-            _decide_batch, requests, evaluator.registry, evaluator.budget, api_key_id
-        )
-        completion = (
-            None
-            if claim is None
-            else Completion(claim.scope, claim.key, 200, decided.content.decode(), None)
-        )
-        if not decided.checks and claim is None:
-            return decided.content
-        if await evaluator.writer.store(decided.checks, decided.rows, completion):
-            return decided.content
+        decided = await decide()
+        answer = decided.answer
+        steps = []
+        if idempotent is not None:
+            steps.append(idempotent.remember(answer.status, answer.body, answer.location))
+        if not decided.rows and not steps:
+            if not decided.checks or await anyio.to_thread.run_sync(
+                evaluator.registry.are_current, decided.checks
+            ):
+                return answer
+            continue
+        written = await evaluator.writer.store(decided.checks, decided.rows, steps)
+        if isinstance(written, Stored):
+            return answer
+        if isinstance(written, Answered):
+            replay: Replay = written.answer
+            return Answer(replay.status, replay.response.encode(), replay.location)
+        if isinstance(written, Refused):
+            raise written.error
     raise Conflict("The criteria sets kept changing while deciding; retry.")
 
 
@@ -143,7 +175,7 @@ def _decide_batch(
     registry: CriteriaRegistry,
     budget: Budget,
     api_key_id: str | None,
-) -> _BatchDecided:
+) -> _Decided:
     """Prepare every item and check the batch's total cost before judging any (a thread)."""
     drafts: Drafts = {}
     planned: list[Any] = []
@@ -169,7 +201,7 @@ def _decide_batch(
     outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id) for p in planned]
     checks = [p.resolved for p in planned if not isinstance(p, ReflexeError) and p.resolved]
     rows = [o.row for o in outcomes if isinstance(o, Decided) and o.row is not None]
-    return _BatchDecided(_batch_result(outcomes), checks, rows)
+    return _Decided(Answer(200, _batch_result(outcomes)), checks, rows)
 
 
 def _batch_result(outcomes: list[Decided | ReflexeError]) -> bytes:

@@ -6,9 +6,17 @@ commits, and only then wakes each request: nothing is acknowledged before its co
 a failed commit is reported to every request of the group. Under load the groups grow by
 themselves; alone, a unit is written at once.
 
-Inside each transaction the writer re-reads the criteria sets' state; a unit decided with a
-version that is no longer current (another process replaced or archived the set) is not
-stored but returned as stale, so the request decides again with the current version.
+Each unit is told what became of it:
+- `Stored`: its decisions are committed;
+- `Stale`: a criteria version it was decided with is no longer current (another process
+  replaced or archived the set; the writer re-reads the sets' state in each transaction),
+  so nothing was stored and the request decides again;
+- `Answered`: one of its steps answered instead (an idempotency key that already held an
+  answer), and nothing of it was stored;
+- `Refused`: one of its steps refused it (a ReflexeError), and nothing of it was stored.
+
+A step is work another package needs to commit with a unit's decisions, or not at all: it
+runs in the transaction, before the unit's rows are inserted (`Step`).
 """
 
 import asyncio
@@ -18,40 +26,66 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import anyio
-from sqlalchemy import JSON, Engine, Table
+from sqlalchemy import JSON, Connection, Engine, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from app.criteria.registry import CriteriaRegistry, ResolvedCriteria, read_states
 from app.db import begin_immediately
-from app.errors import ServiceUnavailable
+from app.errors import ReflexeError, ServiceUnavailable
 from app.evaluations.models import EvaluationRecord
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """The answer to record against an idempotency key, with the decision it describes."""
+class Step(Protocol):
+    """Work that commits with a unit's decisions, or not at all."""
 
-    scope: str
-    key: str
-    status: int
-    response: str
-    location: str | None
+    def run(self, connection: Connection) -> Any | None:
+        """In the writer's transaction, before the unit's rows: None to let the unit be
+        stored, or what to answer instead (then nothing of the unit is stored). May raise
+        a ReflexeError to refuse the unit alone. A step that answers or refuses has
+        written nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The unit's decisions, and what its steps wrote, are committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """A version the unit was decided with is no longer current; nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A step answered instead; nothing of the unit was stored."""
+
+    answer: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A step refused the unit; nothing of it was stored."""
+
+    error: ReflexeError
+
+
+WriteOutcome = Stored | Stale | Answered | Refused
 
 
 @dataclass(eq=False)
 class WriteUnit:
-    """Decisions that are stored together or not at all."""
+    """Decisions that are stored together or not at all, with the steps that go with them."""
 
     checks: Sequence[ResolvedCriteria]
     rows: Sequence[dict[str, Any]]
-    completion: "Completion | None" = None
-    done: asyncio.Future[bool] = field(
+    steps: Sequence[Step] = ()
+    done: asyncio.Future[WriteOutcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -64,12 +98,6 @@ class DecisionWriter:
         self._queue: asyncio.Queue[WriteUnit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._insert = RowInsert(_EVALUATION, engine.dialect)
-        mark = "?" if engine.dialect.name == "sqlite" else "%s"
-        self._complete = (
-            f"UPDATE idempotency_key SET status = {mark}, response = {mark}, location = {mark} "
-            f"WHERE scope = {mark} AND key = {mark}"
-        )
-        self._dialect = engine.dialect.name
         self._lock = _writer_lock(engine)
         dbapi = engine.dialect.dbapi
         self._database_errors: tuple[type[Exception], ...] = (
@@ -90,15 +118,12 @@ class DecisionWriter:
         self,
         checks: Sequence[ResolvedCriteria],
         rows: Sequence[dict[str, Any]],
-        completion: Completion | None = None,
-    ) -> bool:
-        """Store `rows` (and `completion`) if every version in `checks` is still current.
-
-        False when stale: nothing was stored and the caller must decide again.
-        """
+        steps: Sequence[Step] = (),
+    ) -> WriteOutcome:
+        """Store `rows` with `steps` if every version in `checks` is still current."""
         if self._task is None or self._task.done():
             raise ServiceUnavailable("The service is stopping; retry.")
-        unit = WriteUnit(checks, rows, completion)
+        unit = WriteUnit(checks, rows, steps)
         await self._queue.put(unit)
         return await unit.done
 
@@ -117,7 +142,7 @@ class DecisionWriter:
                 units.append(unit)
                 size += len(unit.rows)
             try:
-                stored = await anyio.to_thread.run_sync(self._write, units)
+                outcomes = await anyio.to_thread.run_sync(self._write, units)
             except Exception as exc:
                 logger.error("storing %d decisions failed: %s", size, exc.__class__.__name__)
                 error = (
@@ -129,20 +154,25 @@ class DecisionWriter:
                     if not unit.done.done():
                         unit.done.set_exception(error)
             else:
-                for unit, ok in zip(units, stored, strict=True):
+                for unit, outcome in zip(units, outcomes, strict=True):
                     if not unit.done.done():
-                        unit.done.set_result(ok)
+                        unit.done.set_result(outcome)
         while not self._queue.empty():  # arrived after stop(): refuse rather than strand
             late = self._queue.get_nowait()
             if late is not None and not late.done.done():
                 late.done.set_exception(ServiceUnavailable("The service is stopping; retry."))
 
-    def _write(self, units: list[WriteUnit]) -> list[bool]:
+    def _write(self, units: list[WriteUnit]) -> list[WriteOutcome]:
         with self._lock, self._engine.connect() as connection:
             states = read_states(connection)
             self._registry.apply(states.values())
-            current = [all(check.is_current(states) for check in unit.checks) for unit in units]
-            rows = [row for unit, ok in zip(units, current, strict=True) if ok for row in unit.rows]
+            outcomes = [self._settle(connection, unit, states) for unit in units]
+            rows = [
+                row
+                for unit, outcome in zip(units, outcomes, strict=True)
+                if isinstance(outcome, Stored)
+                for row in unit.rows
+            ]
             if rows:
                 # Straight to the driver: the values are ready, JSON included.
                 driver = connection.connection.driver_connection
@@ -150,21 +180,22 @@ class DecisionWriter:
                 cursor = driver.cursor()
                 cursor.executemany(self._insert.sql, [self._insert.params(row) for row in rows])
                 cursor.close()
-            completions = [
-                (
-                    u.completion.status,
-                    u.completion.response,
-                    u.completion.location,
-                    u.completion.scope,
-                    u.completion.key,
-                )
-                for u, ok in zip(units, current, strict=True)
-                if ok and u.completion is not None
-            ]
-            if completions:
-                connection.exec_driver_sql(self._complete, completions)
             connection.commit()
-        return current
+        return outcomes
+
+    @staticmethod
+    def _settle(connection: Connection, unit: WriteUnit, states: Any) -> WriteOutcome:
+        """Whether the unit is stored: its versions are current, no step answers instead."""
+        if not all(check.is_current(states) for check in unit.checks):
+            return Stale()
+        for step in unit.steps:
+            try:
+                answer = step.run(connection)
+            except ReflexeError as error:
+                return Refused(error)
+            if answer is not None:
+                return Answered(answer)
+        return Stored()
 
 
 class _FileLock:

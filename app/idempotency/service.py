@@ -1,91 +1,113 @@
 """Idempotency-Key: the same key and body give the same answer, and act once.
 
-A request with a key first claims it (a pending row). The decision writer completes the
-row in the very transaction that stores the decision, so a replay can never disagree with
-the log. A key reused with another body is a 422; a duplicate that arrives while the first
-is still running is a 409; a claim left pending by a crash is taken over after a minute.
-Keys are kept 24 hours, then purged as new ones are claimed.
+A request with a key is decided as any other; its answer is then remembered under the key
+in the very transaction that stores its decisions, as a step of the decision writer
+(`Remember`). If the key already holds an answer, that answer is returned instead and
+nothing new is stored; a key used with another body is a 422. Two requests with one key,
+even at once, store one decision: the writer's transactions come one after the other (on
+PostgreSQL, the second waits on the key's unique index), and the second finds the first's
+answer. Nothing is claimed before deciding, so a request that fails leaves no trace.
+Keys are kept 24 hours; `purge` deletes older ones.
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine, Insert, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import utcnow
-from app.errors import Conflict, InvalidInput
+from app.errors import InvalidInput
 from app.idempotency.models import IdempotencyRecord
 
 KEPT = timedelta(hours=24)
-ABANDONED = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    scope: str
-    key: str
+_KEYS = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
 class Replay:
+    """The answer a key already holds."""
+
     status: int
     response: str
     location: str | None
 
 
-def request_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Idempotent:
+    """The Idempotency-Key of a request: whose it is, the key, the body's digest."""
+
+    scope: str
+    key: str
+    digest: str
+
+    @classmethod
+    def of(cls, scope: str, key: str, body: bytes) -> "Idempotent":
+        return cls(scope, key, hashlib.sha256(body).hexdigest())
+
+    def remember(self, status: int, response: bytes, location: str | None) -> "Remember":
+        """The writer's step that keeps this answer under the key."""
+        return Remember(self, status, response.decode(), location)
 
 
-def claim(engine: Engine, scope: str, key: str, digest: str) -> Claim | Replay:
-    """Claim `key` for this request, or say what the first request with it answered."""
-    now = utcnow()
-    with Session(engine) as session:
-        session.exec(
-            delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - KEPT)
-        )
-        found = session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Keep an answer under its key, in the decision writer's transaction.
+
+    `run` returns None when the answer is kept (the decisions are then stored with it), or
+    the answer the key already holds (nothing of this request is stored).
+    """
+
+    request: Idempotent
+    status: int
+    response: str
+    location: str | None
+
+    def run(self, connection: Connection) -> Replay | None:
+        request = self.request
+        now = utcnow()
+        where = (_KEYS.c.scope == request.scope) & (_KEYS.c.key == request.key)
+        for _ in range(2):  # again if another transaction kept the key in between
+            held = connection.execute(select(_KEYS).where(where)).first()
+            if held is not None:
+                if held.status is not None and held.created_at > now - KEPT:
+                    if held.request_hash != request.digest:
+                        raise InvalidInput(
+                            [("Idempotency-Key", "already used with a different request body")],
+                            location="header",
+                        )
+                    return Replay(held.status, held.response, held.location)
+                connection.execute(delete(_KEYS).where(where))  # expired: used anew
+            kept = connection.execute(
+                _insert_unless_held(connection)
+                .values(
+                    scope=request.scope,
+                    key=request.key,
+                    request_hash=request.digest,
+                    status=self.status,
+                    response=self.response,
+                    location=self.location,
+                    created_at=now,
+                )
+                .returning(_KEYS.c.key)
             )
-        ).first()
-        if found is None:
-            session.add(IdempotencyRecord(scope=scope, key=key, request_hash=digest))
-            try:
-                session.commit()
-            except IntegrityError as exc:
-                raise _in_progress() from exc
-            return Claim(scope, key)
-        if found.request_hash != digest:
-            raise InvalidInput(
-                [("Idempotency-Key", "already used with a different request body")],
-                location="header",
-            )
-        if found.status is not None and found.response is not None:
-            return Replay(found.status, found.response, found.location)
-        if found.created_at > now - ABANDONED:
-            raise _in_progress()
-        found.created_at = now  # abandoned by a crashed request: take it over
-        session.add(found)
-        session.commit()
-        return Claim(scope, key)
+            if kept.first() is not None:
+                return None
+        raise RuntimeError("an idempotency key could be neither kept nor read")
 
 
-def release(engine: Engine, claim: Claim) -> None:
-    """Forget a claim whose request failed, so that a retry runs again."""
-    with Session(engine) as session:
-        session.exec(
-            delete(IdempotencyRecord).where(
-                col(IdempotencyRecord.scope) == claim.scope,
-                col(IdempotencyRecord.key) == claim.key,
-                col(IdempotencyRecord.status).is_(None),
-            )
-        )
-        session.commit()
+def purge(engine: Engine) -> int:
+    """Delete the keys older than `KEPT`; how many."""
+    with engine.begin() as connection:
+        done = connection.execute(delete(_KEYS).where(_KEYS.c.created_at < utcnow() - KEPT))
+    return done.rowcount
 
 
-def _in_progress() -> Conflict:
-    return Conflict("A request with this Idempotency-Key is still running; retry shortly.")
+def _insert_unless_held(connection: Connection) -> Insert:
+    """An insert that does nothing when the key is held already (both dialects say so)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement: Insert = dialect.insert(_KEYS).on_conflict_do_nothing(
+        index_elements=["scope", "key"]
+    )
+    return statement

@@ -1,0 +1,208 @@
+"""The decision writer as a unit: what becomes of each unit of a group, on both backends."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from app.criteria.registry import CriteriaRegistry, ResolvedCriteria
+from app.db import utcnow
+from app.errors import InvalidInput, ServiceUnavailable
+from app.evaluations.models import EvaluationRecord
+from app.evaluations.writer import (
+    Answered,
+    DecisionWriter,
+    Refused,
+    RowInsert,
+    Stale,
+    Stored,
+    WriteOutcome,
+)
+from app.idempotency.service import Idempotent, Replay
+
+
+@pytest.fixture
+def pipu(engine: Engine) -> ResolvedCriteria:
+    return CriteriaRegistry(engine).load(None, None)
+
+
+def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
+    """A row of every column of the evaluation table."""
+    return {
+        "id": uuid.uuid4(),
+        "criteria_version_id": resolved.version_id,
+        "criteria_set_slug": resolved.slug,
+        "criteria_set_version": resolved.version,
+        "subject_ref": "https://example.org/in/a",
+        "subject_name": "Ada",
+        "decision": "accept",
+        "created_at": utcnow(),
+        "api_key_id": None,
+        "answers": '{"pertinence": true}',
+        "attributes": '{"headline": "Générale"}',
+        "answer": '{"decision": "accept"}',
+        **overrides,
+    }
+
+
+def write(engine: Engine, *units: tuple[list[Any], list[dict[str, Any]], list[Any]]) -> Any:
+    """Hand `units` to a writer at once, so that they share one transaction."""
+
+    async def run() -> list[WriteOutcome | BaseException]:
+        writer = DecisionWriter(engine, CriteriaRegistry(engine))
+        writer.start()
+        try:
+            waits = [writer.store(checks, rows, steps) for checks, rows, steps in units]
+            return await asyncio.gather(*waits, return_exceptions=True)
+        finally:
+            await writer.stop()
+
+    return asyncio.run(run())
+
+
+def stored_ids(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT id FROM evaluation")).scalars()
+        return {str(uuid.UUID(str(value))) for value in found}
+
+
+class Answer:
+    """A step that answers instead of storing."""
+
+    def run(self, connection: Connection) -> str:
+        return "instead"
+
+
+class Refuse:
+    """A step that refuses its unit."""
+
+    def run(self, connection: Connection) -> None:
+        raise InvalidInput([("x", "no")])
+
+
+def test_the_insert_is_every_column_of_the_table(engine: Engine) -> None:
+    insert = RowInsert(EvaluationRecord.__table__, engine.dialect)  # type: ignore[attr-defined]
+
+    assert insert.columns == tuple(EvaluationRecord.model_fields)
+    assert insert.sql.startswith(f"INSERT INTO evaluation ({', '.join(insert.columns)})")
+
+
+def test_a_unit_is_stored_with_every_value_as_the_orm_reads_it(
+    engine: Engine, pipu: ResolvedCriteria
+) -> None:
+    decision = row(pipu)
+
+    [outcome] = write(engine, ([pipu], [decision], []))
+
+    assert outcome == Stored()
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        record = session.get(EvaluationRecord, decision["id"])
+    assert record is not None
+    assert record.created_at == decision["created_at"]
+    assert record.attributes == {"headline": "Générale"}
+    assert record.answer == decision["answer"]
+
+
+def test_each_unit_of_a_group_has_its_own_outcome(engine: Engine, pipu: ResolvedCriteria) -> None:
+    kept, answered, refused, plain = (row(pipu) for _ in range(4))
+
+    outcomes = write(
+        engine,
+        ([pipu], [kept], []),
+        ([pipu], [answered], [Answer()]),
+        ([pipu], [refused], [Refuse()]),
+        ([pipu], [plain], []),
+    )
+
+    assert outcomes[0] == outcomes[3] == Stored()
+    assert outcomes[1] == Answered("instead")
+    assert isinstance(outcomes[2], Refused)
+    assert outcomes[2].error.status_code == 422
+    assert stored_ids(engine) == {str(kept["id"]), str(plain["id"])}
+
+
+def test_a_unit_decided_with_a_replaced_version_is_stale(
+    engine: Engine, pipu: ResolvedCriteria
+) -> None:
+    with engine.begin() as connection:  # another process publishes version 2
+        connection.execute(text("UPDATE criteria_set SET current_version = 2"))
+
+    [outcome] = write(engine, ([pipu], [row(pipu)], []))
+
+    assert outcome == Stale()
+    assert stored_ids(engine) == set()
+
+
+def test_a_failed_commit_fails_every_unit_of_its_group(
+    engine: Engine, pipu: ResolvedCriteria
+) -> None:
+    broken = row(pipu, criteria_version_id=999_999)  # no such version: the foreign key fails
+
+    outcomes = write(engine, ([pipu], [row(pipu)], []), ([pipu], [broken], []))
+
+    assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
+    assert stored_ids(engine) == set()
+
+
+def test_one_idempotency_key_twice_in_a_group_stores_once(
+    engine: Engine, pipu: ResolvedCriteria
+) -> None:
+    key = Idempotent.of("caller", "invite-1", b'{"answers": {}}')
+    first, second = row(pipu), row(pipu)
+
+    outcomes = write(
+        engine,
+        ([pipu], [first], [key.remember(201, b'{"id": "first"}', "/evaluations/first")]),
+        ([pipu], [second], [key.remember(201, b'{"id": "second"}', "/evaluations/second")]),
+    )
+
+    assert outcomes[0] == Stored()
+    assert outcomes[1] == Answered(Replay(201, '{"id": "first"}', "/evaluations/first"))
+    assert stored_ids(engine) == {str(first["id"])}
+
+
+def test_a_key_with_another_body_refuses_its_unit(engine: Engine, pipu: ResolvedCriteria) -> None:
+    first = Idempotent.of("caller", "k", b"one")
+    other = Idempotent.of("caller", "k", b"two")
+    write(engine, ([pipu], [row(pipu)], [first.remember(201, b"{}", None)]))
+
+    [outcome] = write(engine, ([pipu], [row(pipu)], [other.remember(201, b"{}", None)]))
+
+    assert isinstance(outcome, Refused)
+    assert outcome.error.errors()[0].field == "Idempotency-Key"  # type: ignore[index]
+    assert len(stored_ids(engine)) == 1
+
+
+def test_units_after_stop_are_refused(engine: Engine, pipu: ResolvedCriteria) -> None:
+    async def run() -> None:
+        writer = DecisionWriter(engine, CriteriaRegistry(engine))
+        writer.start()
+        await writer.stop()
+        with pytest.raises(ServiceUnavailable):
+            await writer.store([pipu], [row(pipu)])
+
+    asyncio.run(run())
+    assert stored_ids(engine) == set()
+
+
+def test_keys_older_than_a_day_are_purged(engine: Engine, pipu: ResolvedCriteria) -> None:
+    from app.idempotency.service import purge
+
+    for name in ("old", "new"):
+        key = Idempotent.of("caller", name, b"{}")
+        write(engine, ([pipu], [row(pipu)], [key.remember(201, b"{}", None)]))
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE idempotency_key SET created_at = :when WHERE key = 'old'"),
+            {"when": "2000-01-01 00:00:00.000000"},
+        )
+
+    purged = purge(engine)
+
+    with engine.connect() as connection:
+        left = connection.execute(text("SELECT key FROM idempotency_key")).scalars().all()
+    assert (purged, left) == (1, ["new"])
