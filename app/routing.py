@@ -11,19 +11,29 @@ the gates their dependencies declare, in order, before the framework reads a byt
 body; a gate refuses by raising a `ReflexeError`, and what it holds (a slot, say) is
 released once the route has answered. When FastAPI then solves the dependencies, the gate
 only returns what it admitted.
+
+`LeanRoute` is a gated route for the hot path (POST /evaluate): FastAPI documents it from
+the endpoint's signature as usual, but the route solves that signature itself, without
+the framework's per-request walk of the dependency tree.
 """
 
+import email.message
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import InvalidInput
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class Gate(ABC):
@@ -32,6 +42,10 @@ class Gate(ABC):
     @abstractmethod
     def admit(self, request: Request) -> AbstractAsyncContextManager[None]:
         """Refuse the request (raise), or hold what it needs until it is answered."""
+
+    def provide(self, request: Request) -> Any:
+        """What the dependency gives the endpoint once `request` is admitted."""
+        return None
 
 
 @asynccontextmanager
@@ -57,8 +71,8 @@ class GatedRoute(APIRoute):
     """A route that passes requests through its gates first, and refuses unknown query
     parameters (a misspelled filter would otherwise be ignored, and match everything)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def get_route_handler(self) -> Handler:
+        handler = self.admitted_handler()
         gates = list(dict.fromkeys(_gates(self.dependant)))
         known = frozenset(_query_parameters(self.dependant))
 
@@ -75,6 +89,83 @@ class GatedRoute(APIRoute):
                 return await handler(request)
 
         return gated
+
+    def admitted_handler(self) -> Handler:
+        """What answers a request once its gates admitted it: FastAPI's own handler."""
+        return super().get_route_handler()
+
+
+class LeanRoute(GatedRoute):
+    """A gated route whose endpoint takes only what the hot path needs, solved directly.
+
+    The endpoint may take the request, gate dependencies (each gives what its `provide`
+    returns), header parameters and one JSON body, and must return a `Response`. Headers
+    and body are validated with the very fields FastAPI built from the signature, so the
+    OpenAPI document and every error (location, message) are those of a plain route. Any
+    other kind of parameter is refused when the route is built.
+    """
+
+    def admitted_handler(self) -> Handler:
+        dependant = self.dependant
+        if dependant.path_params or dependant.query_params or dependant.cookie_params:
+            raise TypeError(f"{self.path}: a lean route takes no path, query or cookie values")
+        provided: list[tuple[str, Gate]] = []
+        for dependency in dependant.dependencies:
+            if not isinstance(dependency.call, Gate) or dependency.name is None:
+                raise TypeError(f"{self.path}: a lean route's dependencies must be gates")
+            provided.append((dependency.name, dependency.call))
+        headers = dependant.header_params
+        body_field = self.body_field
+        if body_field is not None and not body_field.field_info.is_required():
+            raise TypeError(f"{self.path}: a lean route's body is required")
+        body_name = dependant.body_params[0].name if body_field is not None else None
+        request_name = dependant.request_param_name
+        endpoint = self.endpoint
+
+        async def lean(request: Request) -> Response:
+            values, errors = request_params_to_args(headers, request.headers)
+            if body_field is not None and not errors:
+                data = await _json_body(request)
+                if data is None:
+                    errors = [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
+                else:
+                    values[body_name], errors = body_field.validate(data, loc=("body",))  # type: ignore[index]
+            if errors:
+                raise RequestValidationError(errors)
+            for name, gate in provided:
+                values[name] = gate.provide(request)
+            if request_name is not None:
+                values[request_name] = request
+            response: Response = await endpoint(**values)
+            return response
+
+        return lean
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as FastAPI reads it: JSON when declared so, the bytes otherwise.
+
+    An empty body is missing (None, refused by a required field); bytes that do not parse
+    are a `json_invalid` error at their position, as FastAPI reports it.
+    """
+    body = await request.body()
+    if not body:
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return body
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() != "application" or not (
+        subtype == "json" or subtype.endswith("+json")
+    ):
+        return body
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+        raise RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}]) from exc
 
 
 def _unknown_parameter(known: frozenset[str]) -> str:

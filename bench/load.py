@@ -18,6 +18,7 @@ talks to 127.0.0.1 only.
 """
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import json
@@ -33,7 +34,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -224,10 +224,16 @@ def breakdown() -> None:
         decide = time.perf_counter() - started
 
         rows = [d.row for d in decided]
-        unit = SimpleNamespace(checks=[resolved], rows=rows, completion=None)
-        started = time.perf_counter()
-        writer._write([unit])  # type: ignore[list-item]
-        insert = time.perf_counter() - started
+
+        async def store() -> float:
+            writer.start()
+            started = time.perf_counter()
+            await writer.store([resolved], rows)
+            elapsed = time.perf_counter() - started
+            await writer.stop()
+            return elapsed
+
+        insert = asyncio.run(store())
         gc.enable()
         engine.dispose()
     per = 1e6 / len(raw)

@@ -42,13 +42,16 @@ class RequireRole(Gate):
             raise Forbidden(f"This needs an {allowed} key; this key's role is {principal.role}.")
         yield
 
+    def provide(self, request: Request) -> Principal:
+        principal: Principal = request.state.principal
+        return principal
+
     async def __call__(
         self,
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        principal: Principal = request.state.principal
-        return principal
+        return self.provide(request)
 
 
 AdminKey = Annotated[Principal, Depends(RequireRole(Role.admin))]

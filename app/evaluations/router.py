@@ -25,13 +25,15 @@ from app.evaluations.models import (
 from app.evaluations.repository import EvaluationFilter
 from app.idempotency.service import Idempotent
 from app.problems import problem_responses
-from app.routing import GatedRoute
+from app.routing import GatedRoute, LeanRoute
 from app.runtime import runtime_of
 from app.sessions import SessionDep
 
 router = APIRouter(
     tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=GatedRoute
 )
+# The hot path: routes that solve their own parameters (app.routing.LeanRoute).
+evaluate_router = APIRouter(route_class=LeanRoute)
 JSON = "application/json"
 IdempotencyKey = Annotated[
     str | None,
@@ -45,7 +47,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post(
+@evaluate_router.post(
     "/evaluate",
     status_code=status.HTTP_201_CREATED,
     response_model=EvaluationPublic,
@@ -78,7 +80,7 @@ async def evaluate(
     return _response(answer)
 
 
-@router.post(
+@evaluate_router.post(
     "/evaluate/batch",
     response_model=BatchResult,
     responses=problem_responses(400, 409, 413, 422, 503),
@@ -128,6 +130,9 @@ async def _idempotent(request: Request, caller: Principal, key: str | None) -> I
 def _response(answer: service.Answer) -> Response:
     headers = None if answer.location is None else {"Location": answer.location}
     return Response(answer.body, status_code=answer.status, headers=headers, media_type=JSON)
+
+
+router.include_router(evaluate_router)
 
 
 @router.get("/evaluations", response_model=EvaluationPage, responses=problem_responses(422))
