@@ -24,9 +24,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from fastapi._compat import ModelField
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Header
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -114,7 +115,7 @@ class LeanRoute(GatedRoute):
             if not isinstance(dependency.call, Gate) or dependency.name is None:
                 raise TypeError(f"{self.path}: a lean route's dependencies must be gates")
             provided.append((dependency.name, dependency.call))
-        headers = dependant.header_params
+        headers = [(field, _header_name(field)) for field in dependant.header_params]
         body_field = self.body_field
         if body_field is not None and not body_field.field_info.is_required():
             raise TypeError(f"{self.path}: a lean route's body is required")
@@ -123,7 +124,19 @@ class LeanRoute(GatedRoute):
         endpoint = self.endpoint
 
         async def lean(request: Request) -> Response:
-            values, errors = request_params_to_args(headers, request.headers)
+            values: dict[str, Any] = {}
+            errors: list[Any] = []
+            for field, name in headers:
+                value = request.headers.get(name)
+                if value is not None:
+                    values[field.name], found = field.validate(value, loc=("header", name))
+                    errors += found
+                elif field.field_info.is_required():
+                    errors.append(
+                        {"type": "missing", "loc": ("header", name), "msg": "Field required"}
+                    )
+                else:
+                    values[field.name] = field.default
             if body_field is not None and not errors:
                 data = await _json_body(request)
                 if data is None:
@@ -140,6 +153,15 @@ class LeanRoute(GatedRoute):
             return response
 
         return lean
+
+
+def _header_name(field: ModelField) -> str:
+    """The header a parameter reads, as FastAPI names it (`x_token` reads `x-token`)."""
+    info = field.field_info
+    assert isinstance(info, Header)
+    if info.convert_underscores and field.alias == field.name:
+        return field.alias.replace("_", "-")
+    return field.alias
 
 
 async def _json_body(request: Request) -> Any:

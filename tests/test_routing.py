@@ -48,9 +48,10 @@ async def echo(
     caller: CallerDep,
     request: Request,
     payload: Annotated[Payload, Body()],
+    x_trace: Annotated[int, Header(ge=1)],
     token: TokenHeader = None,
 ) -> Response:
-    body = f'{{"caller":"{caller}","token":"{token}","path":"{request.url.path}",'
+    body = f'{{"caller":"{caller}","token":"{token}","trace":{x_trace},"path":"{request.url.path}",'
     content = body.encode() + payload.model_dump_json().encode() + b"}"
     return Response(content, media_type="application/json")
 
@@ -73,6 +74,9 @@ CASES: list[dict[str, Any]] = [
     {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"X-Token": "abc"}},
     {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"X-Token": "abcdefgh"}},
     {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"x-refuse": "1"}},
+    {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"x-trace": "0"}},
+    {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"x-trace": "many"}},
+    {"json": {"name": "ada", "inner": {"score": 1}}, "headers": {"x-trace": ""}},
     {"json": {"name": "", "inner": {"score": -1}, "tags": [1]}},
     {"json": {"inner": "no"}},
     {"json": [1, 2]},
@@ -96,12 +100,23 @@ CASES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("case", CASES, ids=range(len(CASES)))
 def test_a_lean_route_answers_as_a_plain_route(case: dict[str, Any]) -> None:
+    case = {**case, "headers": {"x-trace": "7", **case.get("headers", {})}}
     with TestClient(make_app()) as client:
         plain = client.post("/plain", **case)
         lean = client.post("/lean", **case)
     assert lean.status_code == plain.status_code
     assert lean.headers["content-type"] == plain.headers["content-type"]
     assert lean.text.replace("/lean", "/plain") == plain.text
+
+
+def test_a_lean_route_refuses_a_missing_header_as_a_plain_route() -> None:
+    case = {"json": {"name": "ada", "inner": {"score": 1}}}
+    with TestClient(make_app()) as client:
+        plain = client.post("/plain", **case)
+        lean = client.post("/lean", **case)
+    assert plain.status_code == lean.status_code == 422
+    assert lean.json()["errors"] == plain.json()["errors"]
+    assert lean.json()["errors"][0]["field"] == "x-trace"
 
 
 def test_a_lean_route_is_documented_as_a_plain_route() -> None:

@@ -13,8 +13,9 @@ Keys are kept 24 hours; `purge` deletes older ones.
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import Connection, Engine, Insert, delete, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import utcnow
@@ -67,33 +68,33 @@ class Remember:
     def run(self, connection: Connection) -> Replay | None:
         request = self.request
         now = utcnow()
-        where = (_KEYS.c.scope == request.scope) & (_KEYS.c.key == request.key)
-        for _ in range(2):  # again if another transaction kept the key in between
-            held = connection.execute(select(_KEYS).where(where)).first()
-            if held is not None:
-                if held.status is not None and held.created_at > now - KEPT:
-                    if held.request_hash != request.digest:
-                        raise InvalidInput(
-                            [("Idempotency-Key", "already used with a different request body")],
-                            location="header",
-                        )
-                    return Replay(held.status, held.response, held.location)
-                connection.execute(delete(_KEYS).where(where))  # expired: used anew
+        key = {"held_scope": request.scope, "held_key": request.key}
+        for _ in range(2):  # again if the key expired, or was deleted in between
             kept = connection.execute(
-                _insert_unless_held(connection)
-                .values(
-                    scope=request.scope,
-                    key=request.key,
-                    request_hash=request.digest,
-                    status=self.status,
-                    response=self.response,
-                    location=self.location,
-                    created_at=now,
-                )
-                .returning(_KEYS.c.key)
+                _insert_unless_held(connection.dialect.name),
+                {
+                    "scope": request.scope,
+                    "key": request.key,
+                    "request_hash": request.digest,
+                    "status": self.status,
+                    "response": self.response,
+                    "location": self.location,
+                    "created_at": now,
+                },
             )
-            if kept.first() is not None:
+            if kept.first() is not None:  # the common case: a new key, one statement
                 return None
+            held = connection.execute(_HELD, key).first()
+            if held is None:
+                continue
+            if held.created_at > now - KEPT:
+                if held.request_hash != request.digest:
+                    raise InvalidInput(
+                        [("Idempotency-Key", "already used with a different request body")],
+                        location="header",
+                    )
+                return Replay(held.status, held.response, held.location)
+            connection.execute(_FORGET, key)  # expired: used anew
         raise RuntimeError("an idempotency key could be neither kept nor read")
 
 
@@ -104,10 +105,15 @@ def purge(engine: Engine) -> int:
     return done.rowcount
 
 
-def _insert_unless_held(connection: Connection) -> Insert:
+# Built once: a statement built per request costs more to key and cache than to run.
+_IS_HELD = (_KEYS.c.scope == bindparam("held_scope")) & (_KEYS.c.key == bindparam("held_key"))
+_HELD = select(_KEYS).where(_IS_HELD)
+_FORGET = delete(_KEYS).where(_IS_HELD)
+
+
+@cache
+def _insert_unless_held(dialect_name: str) -> Insert:
     """An insert that does nothing when the key is held already (both dialects say so)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement: Insert = dialect.insert(_KEYS).on_conflict_do_nothing(
-        index_elements=["scope", "key"]
-    )
-    return statement
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    insert: Insert = dialect.insert(_KEYS).on_conflict_do_nothing(index_elements=["scope", "key"])
+    return insert.returning(_KEYS.c.key)
