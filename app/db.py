@@ -72,16 +72,18 @@ def create_db_engine(settings: Settings) -> Engine:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
     busy_timeout = settings.sqlite_busy_timeout_ms
+    synchronous = settings.sqlite_synchronous
 
     @event.listens_for(engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-        # WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
-        # except for the last transactions on power loss (never on a process crash).
+        # WAL lets readers run beside the writer. FULL syncs the log at every commit, so a
+        # commit survives a power cut; the writer groups decisions, so that is one sync per
+        # group rather than per decision. NORMAL may lose the last commits on power loss.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     return engine

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits for a lock before failing."
     )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite's `synchronous` mode. FULL: every acknowledged decision survives "
+        "a power cut. NORMAL: faster, but the last commits may be lost on a power cut "
+        "(never on a crash of the process).",
+    )
     dev_mode: bool = Field(
         default=False,
         description="Local development mode: requests from loopback without a key act as "
