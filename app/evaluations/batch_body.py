@@ -8,8 +8,6 @@ running this gives the event loop its turn. ijson also builds deeply nested valu
 recursion, so such an item fails alone.
 """
 
-from typing import Any
-
 import ijson
 from pydantic import ValidationError
 
@@ -19,8 +17,8 @@ from app.evaluations.models import BatchRequest
 CHUNK = 16 * 1024
 
 
-def read_items(body: bytes, content_type: str | None) -> list[Any]:
-    """The items of a batch body, as JSON values; 400 if not JSON, 422 if not a batch."""
+def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
+    """A batch body, its items as JSON values; 400 if not JSON, 422 if not a batch."""
     if not _is_json(content_type):
         raise InvalidInput([("(root)", "send the batch as JSON (Content-Type: application/json)")])
     if not body.strip():
@@ -33,7 +31,7 @@ def read_items(body: bytes, content_type: str | None) -> list[Any]:
             f"{MALFORMED_DETAIL[:-1]} (NaN and Infinity are not JSON numbers)."
         ) from exc
     try:
-        return BatchRequest.model_validate(document).items
+        return BatchRequest.model_validate(document)
     except ValidationError as exc:
         raise InvalidInput(
             [(field_path(error["loc"]), error["msg"]) for error in exc.errors()]

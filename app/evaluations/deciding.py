@@ -60,6 +60,7 @@ class Decided:
     """
 
     answer: bytes
+    decision: str
     evaluation_id: str | None
     row: dict[str, Any] | None
 
@@ -132,7 +133,7 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
     }
     answer = to_json(payload)
     if resolved is None or evaluation_id is None:
-        return Decided(answer, None, None)
+        return Decided(answer, outcome.decision.value, None, None)
     # A row of `EvaluationRecord`, each of its columns: the answer is kept as it was sent.
     row = {
         "id": evaluation_id,
@@ -148,7 +149,7 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "attributes": to_json(prepared.profile).decode(),
         "answer": answer.decode(),
     }
-    return Decided(answer, str(evaluation_id), row)
+    return Decided(answer, outcome.decision.value, str(evaluation_id), row)
 
 
 def _draft(

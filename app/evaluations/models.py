@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -280,12 +280,25 @@ class BatchRequest(BaseModel):
             }
         ),
     ] = Field(min_length=1, max_length=MAX_BATCH, description="The evaluation requests.")
+    answer: Literal["full", "compact"] = Field(
+        default="full",
+        description="`full`: each item's whole decision, as POST /evaluate answers it. "
+        "`compact`: only its `id` and `decision` (the whole decision stays readable at "
+        "GET /evaluations/{id}), for bulk callers.",
+    )
 
 
 class BatchItem(BaseModel):
     index: int = Field(description="Position of the item in the request.")
     status: int = Field(description="201 stored, 200 dry run, or the item's error status.")
-    evaluation: EvaluationPublic | None = Field(default=None, description="The decision.")
+    evaluation: EvaluationPublic | None = Field(
+        default=None, description="The decision (a full answer)."
+    )
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="Id of the stored decision (a compact answer; null for a dry run).",
+    )
+    decision: Decision | None = Field(default=None, description="The decision (a compact answer).")
     problem: Problem | None = Field(default=None, description="Why the item was refused.")
 
 

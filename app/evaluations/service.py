@@ -17,7 +17,7 @@ import anyio
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
 from app.engine import OverBudget, check_budget
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, ReflexeError
-from app.evaluations.batch_body import read_items
+from app.evaluations.batch_body import read_batch
 from app.evaluations.deciding import Budget, Decided, Drafts, judge, parse, prepare
 from app.evaluations.models import EvaluationRequest
 from app.evaluations.writer import Answered, DecisionWriter, Refused, Stored
@@ -110,14 +110,17 @@ async def evaluate_batch(
     The body is parsed, checked and decided in a worker thread. `on_items`, given the
     number of items once the body is read, may refuse the batch (the caller's rate limit).
     """
-    items = await evaluator.in_thread(read_items, body, content_type)
+    batch = await evaluator.in_thread(read_batch, body, content_type)
     if on_items is not None:
-        await on_items(len(items))
-    requests = await evaluator.in_thread(_parse_all, items)
+        await on_items(len(batch.items))
+    requests = await evaluator.in_thread(_parse_all, batch.items)
+    compact = batch.answer == "compact"
 
     async def decide() -> _Decided:
         registry, budget = evaluator.registry, evaluator.budget
-        return await evaluator.in_thread(_decide_batch, requests, registry, budget, api_key_id)
+        return await evaluator.in_thread(
+            _decide_batch, requests, registry, budget, api_key_id, compact
+        )
 
     return await _settle(evaluator, decide, idempotent)
 
@@ -175,6 +178,7 @@ def _decide_batch(
     registry: CriteriaRegistry,
     budget: Budget,
     api_key_id: str | None,
+    compact: bool,
 ) -> _Decided:
     """Prepare every item and check the batch's total cost before judging any (a thread)."""
     drafts: Drafts = {}
@@ -201,11 +205,14 @@ def _decide_batch(
     outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id) for p in planned]
     checks = [p.resolved for p in planned if not isinstance(p, ReflexeError) and p.resolved]
     rows = [o.row for o in outcomes if isinstance(o, Decided) and o.row is not None]
-    return _Decided(Answer(200, _batch_result(outcomes)), checks, rows)
+    return _Decided(Answer(200, _batch_result(outcomes, compact)), checks, rows)
 
 
-def _batch_result(outcomes: list[Decided | ReflexeError]) -> bytes:
-    """The JSON of a `BatchResult`, assembled around each item's answer as it is."""
+def _batch_result(outcomes: list[Decided | ReflexeError], compact: bool) -> bytes:
+    """The JSON of a `BatchResult`, assembled around each item's answer as it is.
+
+    A compact result gives each decided item's id and decision instead of its answer.
+    """
     items: list[bytes] = []
     stored = failed = 0
     for index, outcome in enumerate(outcomes):
@@ -217,8 +224,19 @@ def _batch_result(outcomes: list[Decided | ReflexeError]) -> bytes:
         else:
             status = 200 if outcome.evaluation_id is None else 201
             stored += status == 201
-            head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)
-            items.append(head + outcome.answer + b"}")
+            if compact:
+                evaluation_id = (
+                    b"null"
+                    if outcome.evaluation_id is None
+                    else b'"%s"' % (outcome.evaluation_id.encode())
+                )
+                items.append(
+                    b'{"index":%d,"status":%d,"id":%s,"decision":"%s"}'
+                    % (index, status, evaluation_id, outcome.decision.encode())
+                )
+            else:
+                head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)
+                items.append(head + outcome.answer + b"}")
     return b'{"items":[%s],"stored":%d,"failed":%d}' % (b",".join(items), stored, failed)
 
 

@@ -51,6 +51,46 @@ def test_every_item_gets_its_own_result_in_order(client: TestClient) -> None:
     assert sorted(e["id"] for e in listed) == sorted(e["id"] for e in stored)
 
 
+def test_a_compact_answer_gives_ids_and_decisions_and_stores_the_whole_decision(
+    client: TestClient,
+) -> None:
+    items = [
+        {"subject": {"ref": "a"}, "answers": {"pertinence": True, "utilite": True}},
+        {"answers": {"pertinence": "maybe"}},
+        {"answers": {"pertinence": True, "interaction": True}, "dry_run": True},
+        {"answers": {"pertinence": False, "interaction": False}},
+    ]
+    full_items = [dict(item, dry_run=True) for item in items]
+    response = client.post("/evaluate/batch", json={"items": items, "answer": "compact"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+
+    assert (body["stored"], body["failed"]) == (2, 1)
+    first, refused, dry, declined = body["items"]
+    assert set(first) == {"index", "status", "id", "decision"}
+    assert (first["index"], first["status"], first["decision"]) == (0, 201, "accept")
+    assert refused["status"] == 422
+    assert refused["problem"]["errors"][0]["field"] == "answers.pertinence"
+    assert (dry["status"], dry["id"], dry["decision"]) == (200, None, "accept")
+    assert (declined["status"], declined["decision"]) == (201, "decline")
+    # The whole decision is stored and read back, as a full answer would have given it.
+    full = batch(client, full_items)["items"]
+    for compact, item in ((first, full[0]), (declined, full[3])):
+        stored = client.get(f"/evaluations/{compact['id']}").json()
+        assert stored["id"] == compact["id"]
+        assert stored["decision"] == compact["decision"]
+        assert stored["criteria"] == item["evaluation"]["criteria"]
+        assert stored["summary"] == item["evaluation"]["summary"]
+
+
+@pytest.mark.parametrize("answer", ["short", "", None, 1, ["compact"]])
+def test_the_answer_option_is_checked(client: TestClient, answer: Any) -> None:
+    response = client.post("/evaluate/batch", json={"items": [{}], "answer": answer})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "answer"
+    assert client.get("/evaluations").json()["items"] == []
+
+
 def test_an_item_the_database_cannot_store_is_refused_alone(client: TestClient) -> None:
     # PostgreSQL stores no U+0000; such an item used to fail the whole batch with a 503.
     body = batch(client, [{"subject": {"name": "a\x00"}}, {"subject": {"name": "b"}}])
