@@ -36,7 +36,7 @@ def main() -> None:
             churn = threading.Thread(target=change_criteria, args=(base, stop, side))
             churn.start()
             try:
-                load = wrk(base, args.duration, args.connections)
+                load = wrk(base, args.duration, args.connections, "X-Request-Id", "reliability")
             finally:
                 stop.set()
                 churn.join()
