@@ -33,6 +33,21 @@ Location = tuple[str | int, ...]
 REQUEST_MODEL = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON: `application/json` or `application/*+json`.
+
+    Read as the standard library's email parser (and so FastAPI) reads it: parameters
+    dropped, case ignored, and anything but one `type/subtype` taken for `text/plain`.
+    """
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media.count("/") != 1:
+        return False
+    maintype, subtype = media.split("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 def find_problem(
     value: Any, loc: Location = (), max_values: int | None = None
 ) -> tuple[Location, str] | None:

@@ -21,6 +21,7 @@ from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
 from app.docs import install_docs
 from app.evaluations.models import BatchRequest
+from app.evaluations.router import evaluate_router
 from app.evaluations.router import router as evaluations_router
 from app.health import router as health_router
 from app.memory import limit_arenas
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "Retry-After"],
         )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.include_router(evaluations_router)  # first: the hot path matches sooner
+    app.include_router(evaluate_router)  # first: the hot path matches sooner
+    app.include_router(evaluations_router)
     app.include_router(criteria_router)
     app.include_router(keys_router)
     app.include_router(health_router)

@@ -17,7 +17,6 @@ the endpoint's signature as usual, but the route solves that signature itself, w
 the framework's per-request walk of the dependency tree.
 """
 
-import email.message
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -33,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import InvalidInput
+from app.jsonvalues import is_json_media_type
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -81,7 +81,11 @@ class GatedRoute(APIRoute):
             async with AsyncExitStack() as stack:
                 for gate in gates:
                     await stack.enter_async_context(gate.admit(request))
-                unknown = [name for name in request.query_params if name not in known]
+                unknown = [
+                    name
+                    for name in (request.query_params if request.scope["query_string"] else ())
+                    if name not in known
+                ]
                 if unknown:
                     raise InvalidInput(
                         [(name, _unknown_parameter(known)) for name in dict.fromkeys(unknown)],
@@ -173,15 +177,7 @@ async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body:
         return None
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        return body
-    message = email.message.Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    if message.get_content_maintype() != "application" or not (
-        subtype == "json" or subtype.endswith("+json")
-    ):
+    if not is_json_media_type(request.headers.get("content-type")):
         return body
     try:
         return json.loads(body)

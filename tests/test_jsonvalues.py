@@ -1,5 +1,7 @@
-"""Free-form JSON checks (app.jsonvalues): the quick walk and the locating one agree."""
+"""Free-form JSON checks (app.jsonvalues): the quick walk and the locating one agree; JSON
+media types are recognised as FastAPI recognises them."""
 
+import email.message
 import math
 from typing import Any
 
@@ -13,6 +15,7 @@ from app.jsonvalues import (
     NUL_MESSAGE,
     TOO_DEEP_MESSAGE,
     find_problem,
+    is_json_media_type,
 )
 
 scalars = st.one_of(
@@ -96,3 +99,46 @@ def test_nesting_is_bounded_without_recursion() -> None:
     found = find_problem(value, ("r",))
 
     assert found == (("r", *[0] * MAX_DEPTH), TOO_DEEP_MESSAGE)
+
+
+def _email_reads_json(content_type: str) -> bool:
+    """How FastAPI decides that a body is JSON: the standard library's email parser."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        " application/json ;charset=latin-1",
+        "application/merge-patch+json",
+        "application/problem+json; q=1",
+        "application/vnd.api+json",
+        "application/jsonx",
+        "application/json-seq",
+        "text/json",
+        "text/plain",
+        "json",
+        "application",
+        "application/",
+        "/json",
+        "application/a/b+json",
+        "application/json/",
+        "",
+        ";application/json",
+        "multipart/form-data; boundary=x",
+    ],
+)
+def test_json_media_types_are_read_as_fastapi_reads_them(content_type: str) -> None:
+    assert is_json_media_type(content_type) is _email_reads_json(content_type)
+
+
+def test_no_content_type_is_not_json() -> None:
+    assert is_json_media_type(None) is False

@@ -83,7 +83,7 @@ class KeyGuard:
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller of `request`; 401, or 429 for an address that failed too often."""
-        if any(
+        if request.scope["query_string"] and any(
             KEY_SHAPE.search(part) for item in request.query_params.multi_items() for part in item
         ):
             raise Unauthorized(

@@ -13,13 +13,14 @@ from pydantic import ValidationError
 
 from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody, field_path
 from app.evaluations.models import BatchRequest
+from app.jsonvalues import is_json_media_type
 
 CHUNK = 16 * 1024
 
 
 def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
     """A batch body, its items as JSON values; 400 if not JSON, 422 if not a batch."""
-    if not _is_json(content_type):
+    if not is_json_media_type(content_type):
         raise InvalidInput([("(root)", "send the batch as JSON (Content-Type: application/json)")])
     if not body.strip():
         raise InvalidInput([("(root)", "Field required")])
@@ -36,16 +37,6 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise InvalidInput(
             [(field_path(error["loc"]), error["msg"]) for error in exc.errors()]
         ) from exc
-
-
-def _is_json(content_type: str | None) -> bool:
-    """Whether the media type is JSON (`application/json`, `application/*+json`)."""
-    if content_type is None:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 class _Pieces:

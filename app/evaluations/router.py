@@ -32,8 +32,11 @@ from app.sessions import SessionDep
 router = APIRouter(
     tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=GatedRoute
 )
-# The hot path: routes that solve their own parameters (app.routing.LeanRoute).
-evaluate_router = APIRouter(route_class=LeanRoute)
+# The hot path: routes that solve their own parameters (app.routing.LeanRoute), included
+# in the app first, directly (a router within a router is matched level by level).
+evaluate_router = APIRouter(
+    tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=LeanRoute
+)
 JSON = "application/json"
 IdempotencyKey = Annotated[
     str | None,
@@ -130,9 +133,6 @@ async def _idempotent(request: Request, caller: Principal, key: str | None) -> I
 def _response(answer: service.Answer) -> Response:
     headers = None if answer.location is None else {"Location": answer.location}
     return Response(answer.body, status_code=answer.status, headers=headers, media_type=JSON)
-
-
-router.include_router(evaluate_router)
 
 
 @router.get("/evaluations", response_model=EvaluationPage, responses=problem_responses(422))
