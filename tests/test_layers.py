@@ -17,9 +17,13 @@ FRAMEWORK_FREE = [
     "app.criteria.service",
     "app.evaluations.models",
     "app.evaluations.deciding",
+    "app.evaluations.service",
+    "app.evaluations.writer",
+    "app.evaluations.batch_body",
     "app.auth.models",
     "app.auth.service",
     "app.idempotency.models",
+    "app.idempotency.service",
     "app.migrate",
     "app.cli",
 ]
