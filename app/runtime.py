@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from app.auth import service as auth_service
 from app.auth.guard import KeyGuard
+from app.criteria.freshness import Freshness
 from app.criteria.registry import CriteriaRegistry
 from app.db import begin_immediately, create_db_engine
 from app.evaluations.admission import BatchSlots
@@ -94,6 +95,7 @@ class Runtime:
                 writer,
                 Budget(settings.max_evaluation_cost, settings.max_request_cost),
                 anyio.CapacityLimiter(CPU_THREADS),
+                Freshness(registry),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),

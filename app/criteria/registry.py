@@ -131,13 +131,6 @@ class CriteriaRegistry:
         self.apply(states.values())
         return states
 
-    def are_current(self, checks: Iterable[ResolvedCriteria]) -> bool:
-        """Whether answers decided with these versions may be given now (reads the sets'
-        state, without any lock; blocking: run in a thread). For dry runs, which store
-        nothing and so skip the writer's transaction."""
-        states = self.refresh()
-        return all(check.is_current(states) for check in checks)
-
     def apply(self, states: Iterable[SetState]) -> None:
         """Adopt set states read elsewhere, e.g. inside a write transaction."""
         by_slug = {state.slug: state for state in states}

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from app.criteria.freshness import Freshness
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
 from app.engine import OverBudget, check_budget
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, ReflexeError
@@ -40,6 +41,7 @@ class Evaluator:
     writer: DecisionWriter
     budget: Budget
     threads: anyio.CapacityLimiter
+    freshness: Freshness
 
     async def in_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(work, *args, limiter=self.threads)
@@ -144,9 +146,7 @@ async def _settle(
         if idempotent is not None:
             steps.append(idempotent.remember(answer.status, answer.body, answer.location))
         if not decided.rows and not steps:
-            if not decided.checks or await anyio.to_thread.run_sync(
-                evaluator.registry.are_current, decided.checks
-            ):
+            if not decided.checks or await evaluator.freshness.are_current(decided.checks):
                 return answer
             continue
         written = await evaluator.writer.store(decided.checks, decided.rows, steps)

@@ -11,13 +11,23 @@ from app.auth import service as auth_service
 from app.auth.guard import DEVELOPER, KeyGuard, Principal
 from app.auth.models import ApiKeyCreate, Role
 from app.criteria import service as criteria_service
+from app.criteria.freshness import Freshness
 from app.criteria.models import CriteriaSetReplace
-from app.criteria.registry import CriteriaRegistry, NeedsLoading
+from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
 from app.errors import CriteriaSetArchived, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from tests.conftest import SECRET_KEY
 from tests.factories import make_criteria_set
 
 SECRET = SECRET_KEY.encode()
+
+
+def are_current(registry: CriteriaRegistry, checks: list[ResolvedCriteria]) -> bool:
+    """What a dry run is told: whether its versions are current, read from the database."""
+
+    async def ask() -> bool:
+        return await Freshness(registry).are_current(checks)
+
+    return asyncio.run(ask())
 
 
 def count_queries(engine: Engine) -> list[str]:
@@ -52,8 +62,8 @@ def test_a_version_replaced_elsewhere_is_no_longer_current(engine: Engine) -> No
         body.pop("slug")
         criteria_service.replace_set(session, "pipu", CriteriaSetReplace(**body), '"v1"')
 
-    assert registry.are_current([current]) is False
-    assert registry.are_current([pinned]) is True  # a pinned version stays usable
+    assert are_current(registry, [current]) is False
+    assert are_current(registry, [pinned]) is True  # a pinned version stays usable
     assert registry.load("pipu", None).version == 2
 
 
@@ -81,8 +91,57 @@ def test_a_set_made_the_default_elsewhere_makes_defaults_stale(engine: Engine) -
         )
         criteria_service.make_default(session, "next")
 
-    assert registry.are_current([by_default]) is False
+    assert are_current(registry, [by_default]) is False
     assert registry.load(None, None).slug == "next"
+
+
+def test_dry_runs_waiting_together_share_one_read_begun_after_they_asked(
+    engine: Engine,
+) -> None:
+    registry = CriteriaRegistry(engine)
+    current = registry.load("pipu", None)
+    freshness = Freshness(registry)
+    reads = count_queries(engine)
+
+    async def at_once() -> list[bool]:
+        return await asyncio.gather(*(freshness.are_current([current]) for _ in range(50)))
+
+    assert asyncio.run(at_once()) == [True] * 50
+    # One read started at once; the others asked while it ran, so share the next one.
+    assert 1 <= len(reads) <= 2
+
+    with Session(engine) as session:
+        body = make_criteria_set("pipu")
+        body.pop("slug")
+        criteria_service.replace_set(session, "pipu", CriteriaSetReplace(**body), '"v1"')
+
+    async def after_the_change() -> bool:
+        return await freshness.are_current([current])
+
+    assert asyncio.run(after_the_change()) is False  # never an earlier read
+
+
+def test_a_failed_read_fails_every_dry_run_waiting_for_it(engine: Engine) -> None:
+    registry = CriteriaRegistry(engine)
+    current = registry.load("pipu", None)
+    freshness = Freshness(registry)
+    engine.dispose()
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the database is gone")
+
+    event.listen(engine, "before_cursor_execute", broken)
+
+    async def at_once() -> list[object]:
+        asks = (freshness.are_current([current]) for _ in range(5))
+        return await asyncio.gather(*asks, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(at_once())
+    finally:
+        event.remove(engine, "before_cursor_execute", broken)
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    assert asyncio.run(at_once()) == [True] * 5  # and the next read works again
 
 
 # --- guard ---------------------------------------------------------------------------
