@@ -102,8 +102,8 @@ def _judge(
 ) -> CriterionResult:
     key, label, rules = criterion.key, criterion.label, criterion.rules
     answer = answers.get(key)
-    verdict = None if rules is None else rules.test(attributes)
-    evidence = () if rules is None else tuple(rules.explain(attributes, verdict))
+    verdict, judged = (None, []) if rules is None else rules.judge(attributes)
+    evidence = tuple(judged)
     if answer is not None:
         reasons = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
         if verdict is not None and verdict is not answer:

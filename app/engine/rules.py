@@ -117,6 +117,11 @@ class Leaf:
             explained[key] = evidence
         return [evidence]
 
+    def judge(self, profile: Profile) -> tuple[Verdict, list[Evidence]]:
+        """This leaf's verdict on `profile`, with its evidence."""
+        verdict = self.test(profile)
+        return verdict, self.explain(profile, verdict)
+
     def _evidence(self, actual: Any, result: Verdict) -> Evidence:
         reason = self.reason if result is True and self.reason else self._describe(actual, result)
         quoted, shortened = quote(actual)
@@ -177,10 +182,26 @@ class Group:
         if self.kind == "not":
             child = self.children[0]
             return child.explain(profile, None if verdict is None else not verdict)
+        values = [child.test(profile) for child in self.children]
+        return self._evidence(profile, values, verdict)
+
+    def judge(self, profile: Profile) -> tuple[Verdict, list[Evidence]]:
+        """This group's verdict on `profile`, with its evidence: each child is tested once."""
+        if self.kind == "not":
+            verdict, evidence = self.children[0].judge(profile)
+            return (None if verdict is None else not verdict), evidence
+        values = [child.test(profile) for child in self.children]
+        # What `test` finds by short-circuiting, from every child's value (Kleene logic).
+        decisive = self.kind == "any"
+        verdict = decisive if decisive in values else None if None in values else not decisive
+        return verdict, self._evidence(profile, values, verdict)
+
+    def _evidence(
+        self, profile: Profile, values: list[Verdict], verdict: Verdict
+    ) -> list[Evidence]:
         everything = (self.kind == "all") is (verdict is True) and verdict is not None
         evidence: list[Evidence] = []
-        for child in self.children:
-            value = child.test(profile)
+        for child, value in zip(self.children, values, strict=True):
             if everything or value is verdict:
                 evidence.extend(child.explain(profile, value))
         return evidence
