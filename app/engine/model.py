@@ -51,12 +51,27 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a definition decides for one tuple of criterion statuses, and how it reads."""
+
+    decision: Decision
+    met: int
+    score: float
+    summary: str
+    to_change: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CriteriaDefinition:
     criteria: tuple[Criterion, ...]
     policy: Policy
     params: Mapping[str, Any] = field(default_factory=dict)
     required: tuple[Criterion, ...] = field(init=False)
     leaves: tuple[Leaf, ...] = field(init=False)
+    # The outcomes worked out so far, by statuses in criteria order (see policy.evaluate).
+    outcomes: dict[tuple[bool | None, ...], Outcome] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required", tuple(c for c in self.criteria if c.required))

@@ -12,6 +12,7 @@ from app.engine.model import (
     Decision,
     Evaluation,
     Mode,
+    Outcome,
     Source,
     UnknownMode,
     sum_weights,
@@ -24,6 +25,9 @@ _UNKNOWN_NOTES = {
     UnknownMode.NOT_MET: "counts as not met",
     UnknownMode.REVIEW: "the decision is review if this could change it",
 }
+# Outcomes a definition keeps (every tuple of statuses for up to six criteria), then starts
+# over: memory stays flat however many combinations a large set meets.
+CACHED_OUTCOMES = 1024
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -34,17 +38,15 @@ def evaluate(
     attributes = attributes if attributes is not None else {}
     unknown_note = _UNKNOWN_NOTES[definition.policy.unknown]
     results = tuple(_judge(c, answers, attributes, unknown_note) for c in definition.criteria)
-    statuses = {result.key: result.met for result in results}
-    decision = decide(definition, statuses)
-    met = [c for c in definition.criteria if statuses[c.key] is True]
+    outcome = _outcome(definition, tuple(result.met for result in results))
     return Evaluation(
-        decision=decision,
-        met=len(met),
-        score=sum_weights(c.weight for c in met),
+        decision=outcome.decision,
+        met=outcome.met,
+        score=outcome.score,
         needed=definition.policy.accept_at,
         criteria=results,
-        summary=_summarise(definition, statuses, decision),
-        to_change=to_change(definition, statuses, decision),
+        summary=outcome.summary,
+        to_change=outcome.to_change,
     )
 
 
@@ -72,13 +74,36 @@ def to_change(
     return tuple(changes)
 
 
+def _outcome(definition: CriteriaDefinition, met: tuple[bool | None, ...]) -> Outcome:
+    """The outcome of these statuses, worked out once per definition: it depends on nothing else."""
+    # An answer other than true, false or null (1, say) equals a status yet reads differently.
+    is_status = all(status is None or type(status) is bool for status in met)
+    outcome = definition.outcomes.get(met) if is_status else None
+    if outcome is None:
+        statuses = {c.key: status for c, status in zip(definition.criteria, met, strict=True)}
+        decision = decide(definition, statuses)
+        met_criteria = [c for c in definition.criteria if statuses[c.key] is True]
+        outcome = Outcome(
+            decision=decision,
+            met=len(met_criteria),
+            score=sum_weights(c.weight for c in met_criteria),
+            summary=_summarise(definition, statuses, decision),
+            to_change=to_change(definition, statuses, decision),
+        )
+        if is_status:
+            if len(definition.outcomes) >= CACHED_OUTCOMES:
+                definition.outcomes.clear()
+            definition.outcomes[met] = outcome
+    return outcome
+
+
 def _judge(
     criterion: Criterion, answers: Answers, attributes: Attributes, unknown_note: str
 ) -> CriterionResult:
     key, label, rules = criterion.key, criterion.label, criterion.rules
     answer = answers.get(key)
-    verdict = None if rules is None else rules.test(attributes)
-    evidence = () if rules is None else tuple(rules.explain(attributes, verdict))
+    verdict, judged = (None, []) if rules is None else rules.judge(attributes)
+    evidence = tuple(judged)
     if answer is not None:
         reasons = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
         if verdict is not None and verdict is not answer:

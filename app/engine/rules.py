@@ -32,6 +32,9 @@ MAX_PROGRAM_SIZE = 2000
 # Evidence quotes at most this much of an attribute's value; the stored inputs keep it all.
 QUOTED_TEXT = 100
 QUOTED_ITEMS = 10
+# A leaf keeps the evidence of this many values it has seen (industries, counts, flags come
+# back again and again), then starts over: memory stays flat over any number of profiles.
+CACHED_EVIDENCE = 1024
 # Reasons name at most this many keywords found (or missing), then say how many more.
 NAMED_KEYWORDS = 5
 OPERATORS = (
@@ -86,6 +89,7 @@ class Leaf:
     test: Test
     keywords: KeywordSet | None = None
     target: str = field(init=False)
+    _explained: dict[tuple[Any, ...], Evidence] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # How the expected value reads in reasons, worked out once at compile time.
@@ -96,24 +100,41 @@ class Leaf:
         else:
             target = f"{_show(self.expected)} ({self.param})"
         object.__setattr__(self, "target", target)
+        object.__setattr__(self, "_explained", {})
 
     def explain(self, profile: Profile, result: Verdict) -> list[Evidence]:
         """Evidence for this leaf, whose verdict on `profile` is `result`."""
         actual = self.read(profile)
+        key = _evidence_key(actual, result)
+        if key is None:
+            return [self._evidence(actual, result)]
+        explained = self._explained
+        evidence = explained.get(key)
+        if evidence is None:
+            evidence = self._evidence(actual, result)
+            if len(explained) >= CACHED_EVIDENCE:
+                explained.clear()
+            explained[key] = evidence
+        return [evidence]
+
+    def judge(self, profile: Profile) -> tuple[Verdict, list[Evidence]]:
+        """This leaf's verdict on `profile`, with its evidence."""
+        verdict = self.test(profile)
+        return verdict, self.explain(profile, verdict)
+
+    def _evidence(self, actual: Any, result: Verdict) -> Evidence:
         reason = self.reason if result is True and self.reason else self._describe(actual, result)
         quoted, shortened = quote(actual)
-        return [
-            Evidence(
-                self.attribute,
-                self.operator,
-                self.expected,
-                self.param,
-                quoted,
-                result,
-                reason,
-                shortened,
-            )
-        ]
+        return Evidence(
+            self.attribute,
+            self.operator,
+            self.expected,
+            self.param,
+            quoted,
+            result,
+            reason,
+            shortened,
+        )
 
     def _describe(self, actual: Any, result: Verdict) -> str:
         name, op = self.attribute, self.operator
@@ -161,10 +182,26 @@ class Group:
         if self.kind == "not":
             child = self.children[0]
             return child.explain(profile, None if verdict is None else not verdict)
+        values = [child.test(profile) for child in self.children]
+        return self._evidence(profile, values, verdict)
+
+    def judge(self, profile: Profile) -> tuple[Verdict, list[Evidence]]:
+        """This group's verdict on `profile`, with its evidence: each child is tested once."""
+        if self.kind == "not":
+            verdict, evidence = self.children[0].judge(profile)
+            return (None if verdict is None else not verdict), evidence
+        values = [child.test(profile) for child in self.children]
+        # What `test` finds by short-circuiting, from every child's value (Kleene logic).
+        decisive = self.kind == "any"
+        verdict = decisive if decisive in values else None if None in values else not decisive
+        return verdict, self._evidence(profile, values, verdict)
+
+    def _evidence(
+        self, profile: Profile, values: list[Verdict], verdict: Verdict
+    ) -> list[Evidence]:
         everything = (self.kind == "all") is (verdict is True) and verdict is not None
         evidence: list[Evidence] = []
-        for child in self.children:
-            value = child.test(profile)
+        for child, value in zip(self.children, values, strict=True):
             if everything or value is verdict:
                 evidence.extend(child.explain(profile, value))
         return evidence
@@ -494,6 +531,27 @@ def _not(inner: Test) -> Test:
 
 
 # --- explanation helpers ------------------------------------------------------------
+
+# Integers beyond 64 bits are rare and long to write out: their evidence is not kept.
+_CACHED_INT = 1 << 64
+
+
+def _evidence_key(actual: Any, result: Verdict) -> tuple[Any, ...] | None:
+    """An exact key for a leaf's evidence on `actual`, or None if it is not worth keeping.
+
+    Keyed by type as well, since 1, 1.0 and True are equal but read differently; a float by
+    its hex form, since 0.0 and -0.0 are equal too. Lists and objects are never kept.
+    """
+    kind = type(actual)
+    if kind is str:
+        return (kind, actual, result) if len(actual) <= QUOTED_TEXT else None
+    if kind is bool or actual is None:
+        return (kind, actual, result)
+    if kind is int:
+        return (kind, actual, result) if -_CACHED_INT < actual < _CACHED_INT else None
+    if kind is float:
+        return (kind, actual.hex(), result)
+    return None
 
 
 def _name_keywords(keywords: Sequence[str]) -> str:
