@@ -10,6 +10,7 @@ which leaves decided the outcome.
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -160,15 +161,7 @@ class Leaf:
             return f"{seen}, {'matching' if result else 'not matching'} /{self.expected}/"
         assert self.keywords is not None
         hits = self.keywords.found(actual) or ()
-        if op == "contains_any":
-            if result:
-                found = [k for k, hit in zip(self.keywords.keywords, hits, strict=True) if hit]
-                return f"{seen}, which contains {_name_keywords(found)}"
-            return f"{seen}, which contains none of {target}"
-        if result:
-            return f"{seen}, which contains all of {target}"
-        missing = [k for k, hit in zip(self.keywords.keywords, hits, strict=True) if not hit]
-        return f"{seen}, which lacks {_name_keywords(missing)}"
+        return f"{seen}, {_keyword_clause(self.keywords, op, target, result, hits)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,6 +545,22 @@ def _evidence_key(actual: Any, result: Verdict) -> tuple[Any, ...] | None:
     if kind is float:
         return (kind, actual.hex(), result)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _keyword_clause(
+    keywords: KeywordSet, operator: str, target: str, result: bool, hits: tuple[bool, ...]
+) -> str:
+    """How the keywords found read; texts differ, but the same few combinations recur."""
+    if operator == "contains_any":
+        if result:
+            found = [k for k, hit in zip(keywords.keywords, hits, strict=True) if hit]
+            return f"which contains {_name_keywords(found)}"
+        return f"which contains none of {target}"
+    if result:
+        return f"which contains all of {target}"
+    missing = [k for k, hit in zip(keywords.keywords, hits, strict=True) if not hit]
+    return f"which lacks {_name_keywords(missing)}"
 
 
 def _name_keywords(keywords: Sequence[str]) -> str:

@@ -379,6 +379,19 @@ def test_property_never_raises_and_is_deterministic(tree, profile):
 
 
 @SETTINGS
+@given(trees(), profiles())
+def test_property_judging_in_one_pass_agrees_with_test_then_explain(tree, profile):
+    rule, fresh = compiled(tree), compiled(tree)
+    rule.judge(profile)  # its leaves now keep this profile's evidence
+
+    verdict, evidence = rule.judge(profile)
+
+    assert verdict is fresh.test(profile)
+    # repr, not ==: evidence of 1 and of True are equal, yet read differently.
+    assert repr(evidence) == repr(fresh.explain(profile, verdict))
+
+
+@SETTINGS
 @given(st.data(), trees(), profiles())
 def test_property_order_of_siblings_does_not_matter(data, tree, profile):
     def shuffle(node: Node) -> Node:
