@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "REFLEXE_"
 SECRET_KEY_MIN_LENGTH = 32
+# Rate-limit storages counted in this process by app.auth.window rather than by `limits`.
+MEMORY_STORAGES = frozenset({"memory://", "async+memory://"})
 
 
 class Settings(BaseSettings):
@@ -111,8 +113,8 @@ class Settings(BaseSettings):
     )
     rate_limit_storage: str = Field(
         default="async+memory://",
-        description="Where rate-limit counters live: async+memory:// (each process counts "
-        "alone) or async+redis://host:6379 (shared by every replica).",
+        description="Where rate-limit counters live: async+memory:// (or memory://: each "
+        "process counts alone) or async+redis://host:6379 (shared by every replica).",
     )
 
     @field_validator("secret_key")
@@ -133,6 +135,8 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_storage")
     @classmethod
     def _check_rate_limit_storage(cls, value: str) -> str:
+        if value in MEMORY_STORAGES:
+            return value
         if not value.startswith("async+"):
             raise ValueError("use an async storage URI, such as async+memory:// or async+redis://")
         try:

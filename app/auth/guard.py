@@ -3,31 +3,26 @@
 `KeyGuard` is part of the runtime (app.runtime). It recognises the bearer token of a request with no
 query on the hot path: what it read of a key is kept for `key_cache_seconds` (revocations
 made through this process take effect at once, those made elsewhere within that delay).
-It then counts the request against the key's rate limits (the `limits` library, with a
-moving window: exact, so a burst across a window boundary gets no extra allowance).
+It then counts the request against the key's rate limits, and failed authentications
+against the client address's allowance, over exact moving windows (a burst across a window
+boundary gets no extra allowance): in this process's memory (app.auth.window), or in Redis
+for replicas (app.auth.counters).
 """
 
-import logging
-import math
-import time
 from dataclasses import dataclass
 
 import anyio
 from cachetools import TTLCache
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.requests import Request
 
 from app.auth import repository
+from app.auth.counters import Counters, MemoryCounters, counters_from
 from app.auth.models import Role
 from app.auth.service import KEY_SHAPE, is_loopback, key_id_of, matches
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +70,12 @@ class KeyGuard:
         self._failure_limits: list[RateLimitItem] = (
             parse_many(auth_failure_limit) if auth_failure_limit else []
         )
-        self._limiter = None
-        if self._limits or self._failure_limits:
-            storage = storage_from_string(rate_limit_storage)
-            assert isinstance(storage, Storage), "the settings admit async storages only"
-            self._limiter = MovingWindowRateLimiter(storage)
+        # Without limits, nothing is counted: no connection to a store is opened.
+        self._counters: Counters = (
+            counters_from(rate_limit_storage)
+            if self._limits or self._failure_limits
+            else MemoryCounters()
+        )
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller of `request`; 401, or 429 for an address that failed too often."""
@@ -127,7 +123,7 @@ class KeyGuard:
     async def _check_failures(self, address: str) -> None:
         """429 when `address` has spent its allowance of failed authentications."""
         for item in self._failure_limits:
-            retry_after = await self._spent(item, "reflexe-auth-failures", address)
+            retry_after = await self._counters.retry_after(item, "reflexe-auth-failures", address)
             if retry_after is not None:
                 raise TooManyRequests(
                     f"Too many failed authentications from this address ({item}); "
@@ -140,18 +136,12 @@ class KeyGuard:
     ) -> Unauthorized:
         """The 401 to raise, once the failure is counted against the caller's address."""
         for item in self._failure_limits:
-            await self._hit(item, "reflexe-auth-failures", address)
+            await self._counters.hit(item, "reflexe-auth-failures", address)
         return Unauthorized(detail, invalid_token=invalid_token)
 
     def close(self) -> None:
         """Close the connections of the counters' store (Redis), if it has any."""
-        if self._limiter is None:
-            return
-        # limits has no public close(): its Redis storage keeps the client on a bridge.
-        client = getattr(getattr(self._limiter.storage, "bridge", None), "storage", None)
-        pool = getattr(client, "connection_pool", None)
-        if pool is not None:
-            pool.disconnect()
+        self._counters.close()
 
     def forget(self, key_id: str) -> None:
         """Drop what this process knows of a key, after it changed here."""
@@ -177,36 +167,15 @@ class KeyGuard:
     async def limit(self, principal: Principal, cost: int = 1) -> None:
         """Count `cost` requests against the caller's rate limits, or 429 when one is spent."""
         for item in self._limits:
-            if await self._hit(item, "reflexe", principal.scope, cost):
+            if await self._counters.hit(item, "reflexe", principal.scope, cost):
                 continue
-            retry_after = await self._spent(item, "reflexe", principal.scope, cost) or 1
+            retry_after = (
+                await self._counters.retry_after(item, "reflexe", principal.scope, cost) or 1
+            )
             raise TooManyRequests(
                 f"This key's rate limit of {item} is spent; retry in {retry_after} s.",
                 retry_after=retry_after,
             )
-
-    async def _hit(self, item: RateLimitItem, namespace: str, who: str, cost: int = 1) -> bool:
-        """Count `cost` hits if they fit: whether they did (True when the store is down)."""
-        assert self._limiter is not None
-        try:
-            return await self._limiter.hit(item, namespace, who, cost=cost)
-        except Exception as exc:  # the counters' store is down: serve rather than fail
-            logger.warning("rate limit not applied: %s", exc.__class__.__name__)
-            return True
-
-    async def _spent(
-        self, item: RateLimitItem, namespace: str, who: str, cost: int = 1
-    ) -> int | None:
-        """Seconds until `cost` more hits fit in `item`'s window; None if they fit now."""
-        assert self._limiter is not None
-        try:
-            if await self._limiter.test(item, namespace, who, cost=cost):
-                return None
-            stats = await self._limiter.get_window_stats(item, namespace, who)
-        except Exception as exc:
-            logger.warning("rate limit not applied: %s", exc.__class__.__name__)
-            return None
-        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def _lookup(self, key_id: str) -> _KnownKey | None:
         if self._cache is None:

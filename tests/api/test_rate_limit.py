@@ -62,6 +62,18 @@ def test_unauthenticated_requests_are_refused_before_counting(
     assert statuses == [401, 401, 401]
 
 
+@pytest.mark.parametrize("storage", ["memory://", "async+memory://"])
+def test_a_process_counts_alone_in_memory(
+    client: TestClient, settings: Settings, storage: str
+) -> None:
+    key = new_key(client, "auditor")
+
+    with TestClient(create_app(limited(settings, "2/minute", storage)), headers=as_key(key)) as app:
+        statuses = [app.get("/criteria").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+
+
 def test_replicas_share_a_limit_through_redis(client: TestClient, settings: Settings) -> None:
     key = new_key(client, "auditor")  # a new key: a budget of its own in Redis
     shared = limited(settings, "3/minute", REDIS)
@@ -91,7 +103,7 @@ def test_an_unreachable_counter_store_does_not_refuse_requests(
     ("update", "problem"),
     [
         ({"rate_limit": "lots"}, "couldn't parse rate limit"),
-        ({"rate_limit_storage": "memory://"}, "async storage"),
+        ({"rate_limit_storage": "redis://127.0.0.1:6379"}, "async storage"),
         ({"rate_limit_storage": f"async+nope://{uuid.uuid4()}"}, "unknown storage scheme"),
     ],
 )
