@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 from cachetools import TTLCache
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.requests import Request
@@ -66,16 +66,16 @@ class KeyGuard:
         self._cache: TTLCache[str, _KnownKey | None] | None = (
             TTLCache(maxsize=10_000, ttl=cache_seconds) if cache_seconds > 0 else None
         )
-        self._limits: list[RateLimitItem] = parse_many(rate_limit) if rate_limit else []
-        self._failure_limits: list[RateLimitItem] = (
-            parse_many(auth_failure_limit) if auth_failure_limit else []
-        )
+        items = parse_many(rate_limit) if rate_limit else []
+        failure_items = parse_many(auth_failure_limit) if auth_failure_limit else []
         # Without limits, nothing is counted: no connection to a store is opened.
         self._counters: Counters = (
-            counters_from(rate_limit_storage)
-            if self._limits or self._failure_limits
-            else MemoryCounters()
+            counters_from(rate_limit_storage) if items or failure_items else MemoryCounters()
         )
+        self._limits = [self._counters.limit(item, "reflexe") for item in items]
+        self._failure_limits = [
+            self._counters.limit(item, "reflexe-auth-failures") for item in failure_items
+        ]
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller of `request`; 401, or 429 for an address that failed too often."""
@@ -122,11 +122,11 @@ class KeyGuard:
 
     async def _check_failures(self, address: str) -> None:
         """429 when `address` has spent its allowance of failed authentications."""
-        for item in self._failure_limits:
-            retry_after = await self._counters.retry_after(item, "reflexe-auth-failures", address)
+        for limit in self._failure_limits:
+            retry_after = await limit.retry_after(address)
             if retry_after is not None:
                 raise TooManyRequests(
-                    f"Too many failed authentications from this address ({item}); "
+                    f"Too many failed authentications from this address ({limit.item}); "
                     f"retry in {retry_after} s.",
                     retry_after=retry_after,
                 )
@@ -135,8 +135,8 @@ class KeyGuard:
         self, address: str, detail: str, *, invalid_token: bool = False
     ) -> Unauthorized:
         """The 401 to raise, once the failure is counted against the caller's address."""
-        for item in self._failure_limits:
-            await self._counters.hit(item, "reflexe-auth-failures", address)
+        for limit in self._failure_limits:
+            await limit.hit(address)
         return Unauthorized(detail, invalid_token=invalid_token)
 
     def close(self) -> None:
@@ -150,14 +150,14 @@ class KeyGuard:
 
     async def limit_batch(self, principal: Principal, items: int) -> None:
         """Count a batch as its number of items; its request was already counted as one."""
-        for item in self._limits:
-            if items > item.amount:
+        for limit in self._limits:
+            if items > limit.item.amount:
                 raise InvalidInput(
                     [
                         (
                             "items",
-                            f"a batch counts each item against the rate limit of {item}: "
-                            f"send at most {item.amount} items at once",
+                            f"a batch counts each item against the rate limit of {limit.item}: "
+                            f"send at most {limit.item.amount} items at once",
                         )
                     ]
                 )
@@ -166,14 +166,12 @@ class KeyGuard:
 
     async def limit(self, principal: Principal, cost: int = 1) -> None:
         """Count `cost` requests against the caller's rate limits, or 429 when one is spent."""
-        for item in self._limits:
-            if await self._counters.hit(item, "reflexe", principal.scope, cost):
+        for limit in self._limits:
+            if await limit.hit(principal.scope, cost):
                 continue
-            retry_after = (
-                await self._counters.retry_after(item, "reflexe", principal.scope, cost) or 1
-            )
+            retry_after = await limit.retry_after(principal.scope, cost) or 1
             raise TooManyRequests(
-                f"This key's rate limit of {item} is spent; retry in {retry_after} s.",
+                f"This key's rate limit of {limit.item} is spent; retry in {retry_after} s.",
                 retry_after=retry_after,
             )
 

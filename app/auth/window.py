@@ -2,43 +2,56 @@
 
 A `MovingWindow` allows `amount` hits in any span of `seconds`: a hit counts until `seconds`
 after it was made, so a burst across a window boundary gets no extra allowance. Each
-caller's hits are a deque of (time, cost) entries, oldest first, and their running total:
-a hit of any cost is one entry, and checking it costs O(1) once the expired entries are
-dropped, each once.
+caller's hits are a deque, oldest first, of their times (a hit of cost 1) or (time, cost)
+pairs, with their running total: a hit of any cost is one entry, and checking it costs
+O(1) once the expired entries are dropped, each once.
 
-Memory is bounded by the callers of one window span: callers are kept in the order of
-their last hit, and each hit forgets up to `FORGET_PER_HIT` callers whose hits have all
-expired, from the front. Callers added and callers forgotten are both at most one per hit
-on average, so millions of distinct callers (addresses that fail to authenticate, say)
-leave no trace once their window has passed.
+Memory is bounded by the callers of one window span. Callers are kept in the order of
+their last hit; about once a second, a hit forgets the callers whose hits have all expired,
+from the front, at most `FORGET_AT_ONCE` of them (the next hit goes on if more remain). So
+millions of distinct callers (addresses that fail to authenticate, say) leave no trace once
+their window has passed, and no hit waits for more than a few milliseconds of forgetting.
 
 Everything is synchronous and lock-free: a window is used from one event loop, where no
-other code runs between two statements. The clock is injectable for tests.
+other code runs between two statements. The clock is injectable for tests. A hit touches
+few objects (no tuple for a hit of cost 1, no forgetting on most hits): in a busy server,
+what the limiter costs is mostly the memory it reads.
 """
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
 Clock = Callable[[], float]
+Entry = float | tuple[float, int]  # the time of a hit of cost 1, or (time, cost)
 
-FORGET_PER_HIT = 4  # more than the one caller a hit may add, so forgetting keeps up
+FORGET_EVERY = 1.0  # seconds between two rounds of forgetting
+FORGET_AT_ONCE = 10_000  # callers at most per hit, so that no hit waits long
 
 
-class _Hits:
-    """One caller's hits in the window: (time, cost) entries oldest first, and their sum."""
+class _Hits(deque[Entry]):
+    """One caller's hits in the window, oldest first, and their total cost."""
 
-    __slots__ = ("entries", "total")
+    __slots__ = ("total",)
 
     def __init__(self) -> None:
-        self.entries: deque[tuple[float, int]] = deque()
+        super().__init__()
         self.total = 0
 
     def expire(self, before: float) -> None:
-        """Drop the entries made at or before `before`."""
-        entries = self.entries
-        while entries and entries[0][0] <= before:
-            self.total -= entries.popleft()[1]
+        """Drop the hits made at or before `before`."""
+        while self:
+            first = self[0]
+            if isinstance(first, float):
+                if first > before:
+                    return
+                self.total -= 1
+            else:
+                if first[0] > before:
+                    return
+                self.total -= first[1]
+            self.popleft()
 
 
 class MovingWindow:
@@ -49,6 +62,7 @@ class MovingWindow:
         self.seconds = seconds
         self._clock = clock
         self._callers: OrderedDict[str, _Hits] = OrderedDict()
+        self._forget_at = -math.inf
 
     def __len__(self) -> int:
         """How many callers the window remembers."""
@@ -58,18 +72,20 @@ class MovingWindow:
         """Count `cost` hits for `who` if they fit in the window: whether they did."""
         now = self._clock()
         before = now - self.seconds
-        self._forget_idle(before)
+        if now >= self._forget_at:
+            self._forget_idle(now, before)
         if cost > self.amount:
             return False
-        hits = self._callers.get(who)
+        callers = self._callers
+        hits = callers.get(who)
         if hits is None:
-            hits = self._callers[who] = _Hits()
+            hits = callers[who] = _Hits()
         else:
             hits.expire(before)
             if hits.total + cost > self.amount:
                 return False
-            self._callers.move_to_end(who)
-        hits.entries.append((now, cost))
+            callers.move_to_end(who)
+        hits.append(now if cost == 1 else (now, cost))
         hits.total += cost
         return True
 
@@ -87,21 +103,27 @@ class MovingWindow:
         excess = hits.total + cost - self.amount  # how many hits must expire first
         if excess <= 0:
             return None
-        freed = 0
-        for made, count in hits.entries:
-            freed += count
-            if freed >= excess:
-                return made + self.seconds - now
-        return hits.entries[-1][0] + self.seconds - now if hits.entries else 0.0
+        made = now - self.seconds
+        for entry in hits:
+            made, count = (entry, 1) if isinstance(entry, float) else entry
+            excess -= count
+            if excess <= 0:
+                break
+        return made + self.seconds - now  # when the last of the hits needed expires
 
-    def _forget_idle(self, before: float) -> None:
-        """Forget up to FORGET_PER_HIT callers whose last hit was at or before `before`."""
+    def _forget_idle(self, now: float, before: float) -> None:
+        """Forget callers whose last hit was made at or before `before`, from the front."""
         callers = self._callers
-        for _ in range(FORGET_PER_HIT):
+        for _ in range(FORGET_AT_ONCE):
             if not callers:
-                return
+                break
             who = next(iter(callers))
-            entries = callers[who].entries
-            if entries and entries[-1][0] > before:
-                return  # the callers behind it hit later still
+            hits = callers[who]
+            if hits:
+                last = hits[-1]
+                if (last if isinstance(last, float) else last[0]) > before:
+                    break  # the callers behind it hit later still
             del callers[who]
+        else:
+            return  # more may remain: the next hit goes on
+        self._forget_at = now + FORGET_EVERY

@@ -12,7 +12,7 @@ from limits import parse
 from limits.aio.storage import memory as limits_memory
 
 from app.auth.counters import MemoryCounters, counters_from
-from app.auth.window import MovingWindow
+from app.auth.window import FORGET_AT_ONCE, FORGET_EVERY, MovingWindow
 
 
 class Clock:
@@ -152,30 +152,34 @@ def test_memory_stays_bounded_by_the_callers_of_one_window_span() -> None:
         window.hit(f"203.0.113.{caller}")
         remembered = max(remembered, len(window))
 
-    assert remembered <= 1_001  # the callers of the last 10 s, and the one just added
+    # The callers of the last 10 s, those since the last round of forgetting, the new one.
+    assert remembered <= (10 + FORGET_EVERY) * 100 + 1
 
 
-def test_a_burst_of_callers_is_forgotten_once_its_window_has_passed() -> None:
+def test_a_burst_of_callers_is_forgotten_a_bounded_batch_per_hit() -> None:
     window, clock = make_window(1_000_000, 10)
-    for caller in range(100_000):
+    for caller in range(3 * FORGET_AT_ONCE):
         window.hit(f"caller-{caller}")
-    assert len(window) == 100_000
+    assert len(window) == 3 * FORGET_AT_ONCE
 
     clock.at(11)
-    for _ in range(25_000):  # a trickle from one caller: each hit forgets four idle ones
+    window.hit("steady")
+    after_one = len(window)
+    for _ in range(3):
         window.hit("steady")
 
+    assert after_one == 2 * FORGET_AT_ONCE + 1  # no hit waits for all of them
     assert len(window) == 1
 
 
 def test_memory_counters_answer_whole_seconds_of_at_least_one() -> None:
     counters = MemoryCounters()
-    item = parse("2/minute")
+    limit, elsewhere_limit = (counters.limit(parse("2/minute"), ns) for ns in ("ns", "other"))
 
     async def run() -> list[object]:
-        results: list[object] = [await counters.hit(item, "ns", "k") for _ in range(3)]
-        results.append(await counters.retry_after(item, "ns", "k"))
-        results.append(await counters.retry_after(item, "other-namespace", "k"))
+        results: list[object] = [await limit.hit("k") for _ in range(3)]
+        results.append(await limit.retry_after("k"))
+        results.append(await elsewhere_limit.retry_after("k"))
         return results
 
     first, second, third, retry, elsewhere = asyncio.run(run())
@@ -183,6 +187,16 @@ def test_memory_counters_answer_whole_seconds_of_at_least_one() -> None:
     assert [first, second, third] == [True, True, False]
     assert retry == 60
     assert elsewhere is None
+
+
+def test_a_limit_named_twice_is_counted_once_per_namespace() -> None:
+    counters = MemoryCounters()
+    first, again = (counters.limit(parse("2/minute"), "ns") for _ in range(2))
+
+    async def run() -> list[bool]:
+        return [await first.hit("k"), await again.hit("k"), await first.hit("k")]
+
+    assert asyncio.run(run()) == [True, True, False]  # one counter, as `limits` keys it
 
 
 @pytest.mark.parametrize("uri", ["memory://", "async+memory://"])
