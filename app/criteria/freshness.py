@@ -21,6 +21,7 @@ class Freshness:
         self._registry = registry
         self._running: asyncio.Future[dict[int, SetState]] | None = None
         self._next: asyncio.Future[dict[int, SetState]] | None = None
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak ones
 
     async def are_current(self, checks: Iterable[ResolvedCriteria]) -> bool:
         """Whether every version in `checks` is current, read after this call began."""
@@ -36,7 +37,7 @@ class Freshness:
     def _start(self) -> None:
         read, self._running, self._next = self._next, self._next, None
         assert read is not None
-        asyncio.get_running_loop().create_task(self._read(read))
+        self._task = asyncio.get_running_loop().create_task(self._read(read))
 
     async def _read(self, read: asyncio.Future[dict[int, SetState]]) -> None:
         try:
