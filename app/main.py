@@ -27,6 +27,7 @@ from app.health import router as health_router
 from app.memory import limit_arenas
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.reviews.router import router as reviews_router
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(evaluate_router)  # first: the hot path matches sooner
     app.include_router(evaluations_router)
+    app.include_router(reviews_router)
     app.include_router(criteria_router)
     app.include_router(keys_router)
     app.include_router(health_router)

@@ -20,7 +20,15 @@ from app.settings import Settings
 POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TABLES = ("idempotency_key", "evaluation", "criteria_version", "criteria_set")
+TABLES = (
+    "verdict_leaf",
+    "verdict_criterion",
+    "verdict",
+    "idempotency_key",
+    "evaluation",
+    "criteria_version",
+    "criteria_set",
+)
 SECRET_KEY = "a-test-secret-that-is-long-enough-for-hmac"
 
 

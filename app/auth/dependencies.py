@@ -56,7 +56,14 @@ class RequireRole(Gate):
 
 AdminKey = Annotated[Principal, Depends(RequireRole(Role.admin))]
 EvaluatorKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.evaluator))]
-ReaderKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.evaluator, Role.auditor))]
+ReaderKey = Annotated[
+    Principal, Depends(RequireRole(Role.admin, Role.evaluator, Role.auditor, Role.reviewer))
+]
+# The review queue and the statistics: every decision, no evaluating.
+ReviewReaderKey = Annotated[
+    Principal, Depends(RequireRole(Role.admin, Role.auditor, Role.reviewer))
+]
+ReviewerKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.reviewer))]
 
 
 async def get_guard(request: Request) -> KeyGuard:

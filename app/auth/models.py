@@ -18,11 +18,13 @@ KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 class Role(StrEnum):
     """What a key may do. `admin`: everything; `evaluator`: evaluate, read the criteria and
-    the evaluations it made; `auditor`: read the criteria and every evaluation."""
+    the evaluations it made; `auditor`: read the criteria, every evaluation, the review
+    queue and the statistics; `reviewer`: what an auditor may, and record verdicts."""
 
     admin = "admin"
     evaluator = "evaluator"
     auditor = "auditor"
+    reviewer = "reviewer"
 
 
 # --- table ------------------------------------------------------------------

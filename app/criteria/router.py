@@ -1,8 +1,8 @@
 """HTTP routes for criteria sets: /criteria."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from app.auth.dependencies import AdminKey, ReaderKey
 from app.criteria import links, service
@@ -18,8 +18,9 @@ from app.criteria.models import (
     CriteriaVersionPublic,
     Slug,
 )
+from app.etags import etag, if_match_docs
 from app.problems import problem_responses
-from app.routing import GatedRoute
+from app.routing import GatedRoute, IfMatch
 from app.sessions import SessionDep, WriteSessionDep
 
 router = APIRouter(
@@ -30,26 +31,10 @@ router = APIRouter(
 )
 
 SlugPath = Annotated[Slug, Path(description="The set's slug, e.g. `pipu`.")]
-# If-Match is read as optional, so that its absence is answered 428 Precondition Required
-# rather than the framework's 422, and documented by hand as the required header it is.
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=512, include_in_schema=False)]
-IF_MATCH_DOCS: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "If-Match",
-            "in": "header",
-            "required": True,
-            "description": "The ETag of the version you are changing (from GET or the last "
-            "write), or `*` for the current one. Missing: 428; not the current version: 412.",
-            # RFC 9110 §13.1.1: "*" or a comma-separated list of entity tags, weak or strong.
-            "schema": {
-                "type": "string",
-                "maxLength": 512,
-                "pattern": r'^(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)$',
-            },
-        }
-    ]
-}
+IF_MATCH_DOCS = if_match_docs(
+    "The ETag of the version you are changing (from GET or the last write), or `*` for the "
+    "current one. Missing: 428; not the current version: 412."
+)
 ETAG_HEADER = {
     "description": "Identifies this version of the set; send it back in If-Match to change it.",
     "schema": {"type": "string"},
@@ -88,7 +73,7 @@ def create_criteria_set(
     created = service.create_set(session, body)
     registry.refresh()
     response.headers["Location"] = f"/criteria/{created.slug}"
-    response.headers["ETag"] = service.etag(created.version)
+    response.headers["ETag"] = etag(created.version)
     return created
 
 
@@ -104,7 +89,7 @@ def get_criteria_set(
 ) -> CriteriaSetPublic:
     """Get the current version of a criteria set, with its ETag."""
     found = service.get_set(session, slug)
-    response.headers["ETag"] = service.etag(found.version)
+    response.headers["ETag"] = etag(found.version)
     return found
 
 
@@ -132,7 +117,7 @@ def replace_criteria_set(
     """
     replaced = service.replace_set(session, slug, body, if_match)
     registry.refresh()
-    response.headers["ETag"] = service.etag(replaced.version)
+    response.headers["ETag"] = etag(replaced.version)
     return replaced
 
 
@@ -164,7 +149,7 @@ def make_default_criteria_set(
     """Make this set the default, used by evaluations that name no set."""
     made = service.make_default(session, slug)
     registry.refresh()
-    response.headers["ETag"] = service.etag(made.version)
+    response.headers["ETag"] = etag(made.version)
     return made
 
 
@@ -181,7 +166,7 @@ def restore_criteria_set(
     """Restore an archived criteria set, so that it evaluates again; a set in use is unchanged."""
     restored = service.restore_set(session, slug)
     registry.refresh()
-    response.headers["ETag"] = service.etag(restored.version)
+    response.headers["ETag"] = etag(restored.version)
     return restored
 
 

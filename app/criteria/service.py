@@ -25,11 +25,9 @@ from app.errors import (
     PreconditionRequired,
     field_path,
 )
+from app.etags import etag
+from app.etags import if_match as matches
 from app.jsonvalues import find_problem
-
-
-def etag(version: int) -> str:
-    return f'"v{version}"'
 
 
 def check_rule_trees(content: CriteriaContent, prefix: str = "") -> None:
@@ -230,8 +228,7 @@ def _check_if_match(if_match: str | None, criteria_set: CriteriaSet) -> None:
             f"Send If-Match with the ETag of the current version (GET /criteria/"
             f"{criteria_set.slug}) to change the set."
         )
-    tags = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in tags and etag(criteria_set.current_version) not in tags:
+    if not matches(if_match, criteria_set.current_version):
         raise _stale(criteria_set.slug, criteria_set.current_version)
 
 

@@ -64,6 +64,11 @@ class Decided:
     evaluation_id: str | None
     row: dict[str, Any] | None
 
+    def body(self) -> bytes:
+        """The answer to send: the stored row's once stored (`linking` may have completed
+        it with the subject's previous decision)."""
+        return self.answer if self.row is None else self.row["answer"].encode()
+
 
 Drafts = dict[str, tuple[CriteriaDefinition, int]]
 
@@ -130,6 +135,12 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "to_change": list(outcome.to_change),
         "created_at": created_at.isoformat().replace("+00:00", "Z"),
         "api_key_id": api_key_id,
+        # Completed when stored, if the subject has an earlier decision (evaluations.linking).
+        "previous_id": None,
+        "changes": None,
+        # Read back with the current verdict, if any (evaluations.log).
+        "verdict": None,
+        "final_decision": outcome.decision.value,
     }
     answer = to_json(payload)
     if resolved is None or evaluation_id is None:
@@ -148,8 +159,18 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "answers": to_json(request.answers).decode(),
         "attributes": to_json(prepared.profile).decode(),
         "answer": answer.decode(),
+        "statuses": "".join(map(status_code, outcome.criteria)),
+        "previous_id": None,
     }
     return Decided(answer, outcome.decision.value, str(evaluation_id), row)
+
+
+_MET = {True: "+", False: "-", None: "?"}
+
+
+def status_code(result: CriterionResult) -> str:
+    """A criterion's status in two characters, as `EvaluationRecord.statuses` keeps it."""
+    return _MET[result.met] + result.source.value[0]
 
 
 def _draft(

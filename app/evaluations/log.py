@@ -1,19 +1,29 @@
-"""Reading the decision log: one stored decision, or a page of them."""
+"""Reading the decision log: one stored decision, or a page of them, each with its current
+verdict (app.reviews) next to the machine's decision."""
 
 import base64
 import binascii
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
 from app.evaluations import repository
-from app.evaluations.models import EvaluationInputs, EvaluationRecord, IsoDateTime, Subject
+from app.evaluations.models import (
+    EvaluationInputs,
+    EvaluationRecord,
+    IsoDateTime,
+    Subject,
+)
 from app.evaluations.repository import EvaluationFilter
 from app.jsonvalues import NUL_MESSAGE
+from app.reviews import repository as verdicts_repository
+from app.reviews.models import Verdict
 
 # A cursor is the (created_at, id) of the last decision of a page, as JSON in base64.
 _CURSOR = TypeAdapter(tuple[IsoDateTime, uuid.UUID])
@@ -26,14 +36,15 @@ def get_evaluation(
 
     With an `owner`, only a decision asked for by that API key is found.
     """
-    return _load(session, evaluation_id, owner).answer.encode()
+    record = load_record(session, evaluation_id, owner)
+    return answers_of(session, [record])[0].encode()
 
 
 def get_inputs(
     session: Session, evaluation_id: uuid.UUID, *, owner: str | None = None
 ) -> EvaluationInputs:
     """The subject, answers and attributes a stored decision was made from."""
-    record = _load(session, evaluation_id, owner)
+    record = load_record(session, evaluation_id, owner)
     return EvaluationInputs(
         id=record.id,
         subject=_subject(record),
@@ -42,7 +53,10 @@ def get_inputs(
     )
 
 
-def _load(session: Session, evaluation_id: uuid.UUID, owner: str | None) -> EvaluationRecord:
+def load_record(
+    session: Session, evaluation_id: uuid.UUID, owner: str | None = None
+) -> EvaluationRecord:
+    """A stored decision's row; 404 if there is none (or not `owner`'s, given one)."""
     record = repository.get(session, evaluation_id)
     if record is None or (owner is not None and record.api_key_id != owner):
         raise NotFound(f"No evaluation '{evaluation_id}'.")
@@ -61,21 +75,41 @@ def list_evaluations(
     """A page of stored decisions, newest first, as the JSON of an `EvaluationPage`."""
     if filters.subject_ref is not None and "\x00" in filters.subject_ref:
         raise InvalidInput([("subject", NUL_MESSAGE)], location="query")
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     records = repository.list_page(session, filters, limit=limit + 1, after=after)
     page, more = records[:limit], len(records) > limit
-    next_cursor = json.dumps(_encode_cursor(page[-1]) if more else None)
+    next_cursor = json.dumps(encode_cursor(page[-1]) if more else None)
     # Each item is the stored answer as it is: the page is assembled, never re-encoded.
-    items = ",".join(record.answer for record in page)
+    items = ",".join(answers_of(session, page))
     return f'{{"items":[{items}],"next_cursor":{next_cursor}}}'.encode()
 
 
-def _encode_cursor(record: EvaluationRecord) -> str:
+def answers_of(session: Session, records: Sequence[EvaluationRecord]) -> list[str]:
+    """Each decision's stored answer, as it was given, with its current verdict if any.
+
+    Only `verdict` and `final_decision` are ever filled in; without a verdict the answer is
+    returned byte for byte.
+    """
+    verdicts = verdicts_repository.current_of(session, [record.id for record in records])
+    return [
+        record.answer if record.id not in verdicts else _with(record.answer, verdicts[record.id])
+        for record in records
+    ]
+
+
+def _with(answer: str, verdict: Verdict) -> str:
+    document = json.loads(answer)
+    document["verdict"] = verdict.public().model_dump(mode="json")
+    document["final_decision"] = verdict.decision
+    return to_json(document).decode()
+
+
+def encode_cursor(record: EvaluationRecord) -> str:
     raw = json.dumps([record.created_at.isoformat(), str(record.id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return _CURSOR.validate_json(raw, strict=True)

@@ -44,6 +44,17 @@ class EvaluationRecord(SQLModel, table=True):
         Index("ix_evaluation_created_at_id", "created_at", "id"),
         Index("ix_evaluation_subject_ref_created_at", "subject_ref", "created_at"),
         Index("ix_evaluation_api_key_id_created_at", "api_key_id", "created_at"),
+        # The review queue, oldest first.
+        Index("ix_evaluation_decision_created_at_id", "decision", "created_at", "id"),
+        # Statistics read this index alone, never the rows (app.reviews.stats).
+        Index(
+            "ix_evaluation_stats",
+            "criteria_set_slug",
+            "criteria_set_version",
+            "decision",
+            "statuses",
+            "created_at",
+        ),
     )
 
     id: uuid.UUID = TableField(default_factory=uuid.uuid4, primary_key=True)
@@ -58,6 +69,11 @@ class EvaluationRecord(SQLModel, table=True):
     answers: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
     attributes: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
     answer: str = TableField(sa_column=Column(TextColumn, nullable=False))
+    # Each criterion's status, in the version's order, two characters: met (`+`), not met
+    # (`-`) or unknown (`?`), then its source (`a`nswer, `r`ules, `n`one): `+r-r?n+a`.
+    statuses: str = TableField(max_length=2 * MAX_CRITERIA)
+    # The subject's decision before this one under the same set (None: the first).
+    previous_id: uuid.UUID | None = TableField(default=None)
 
 
 # --- API models ---------------------------------------------------------------
@@ -234,6 +250,44 @@ class CriterionOutcome(BaseModel):
     )
 
 
+class CriterionFlip(BaseModel):
+    key: str = Field(description="The criterion's key.")
+    was: bool | None = Field(description="Whether it was met in the previous decision.")
+    now: bool | None = Field(description="Whether it is met in this one.")
+
+
+class Changes(BaseModel):
+    """What changed since the subject's previous decision under the same set."""
+
+    attributes: list[str] = Field(
+        description="The attributes added, removed or changed, by name (their values are in "
+        "each decision's inputs)."
+    )
+    criteria: list[CriterionFlip] = Field(description="The criteria whose status changed.")
+    decision: bool = Field(description="Whether the decision changed.")
+
+
+class VerdictPublic(BaseModel):
+    """A person's verdict on a stored decision, kept next to the machine's."""
+
+    evaluation_id: uuid.UUID = Field(description="The decision judged.")
+    sequence: int = Field(description="1 for the first verdict on the decision, then 2, ...")
+    current: bool = Field(description="Whether it is the decision's current verdict.")
+    decision: Literal["accept", "decline"] = Field(description="The person's decision.")
+    machine_decision: Decision = Field(description="The decision the criteria made.")
+    agrees: bool | None = Field(
+        description="Whether the person agrees with the machine; null for a `review`, which "
+        "had no decision to agree with."
+    )
+    criteria: dict[str, bool] | None = Field(
+        description="Per criterion, whether the person judges it met; null if not given."
+    )
+    reason: str = Field(description="Why, in short.")
+    note: str | None = Field(description="A longer note.")
+    api_key_id: str | None = Field(description="The key of who gave it.")
+    created_at: datetime = Field(description="When it was given.")
+
+
 class EvaluationPublic(BaseModel):
     """A decision with its reasons."""
 
@@ -253,6 +307,21 @@ class EvaluationPublic(BaseModel):
     api_key_id: str | None = Field(
         default=None,
         description="Id of the API key that asked for the decision; null in development mode.",
+    )
+    previous_id: uuid.UUID | None = Field(
+        default=None,
+        description="The subject's previous decision under the same criteria set (by "
+        "`subject.ref`); null for the first, a dry run, or no `ref`.",
+    )
+    changes: Changes | None = Field(
+        default=None, description="What changed since `previous_id`; null without one."
+    )
+    verdict: VerdictPublic | None = Field(
+        default=None,
+        description="The current human verdict (PUT /evaluations/{id}/verdict); null if none.",
+    )
+    final_decision: Decision = Field(
+        description="The verdict's decision, or the machine's when there is no verdict."
     )
 
 

@@ -64,7 +64,12 @@ IdempotencyKey = Annotated[
                     "operationId": "get_evaluation",
                     "parameters": {"path.evaluation_id": "$response.body#/id"},
                     "description": "Read the stored decision back from the log.",
-                }
+                },
+                "PutVerdict": {
+                    "operationId": "put_verdict",
+                    "parameters": {"path.evaluation_id": "$response.body#/id"},
+                    "description": "Give the decision a human verdict.",
+                },
             },
         },
         **problem_responses(400, 404, 409, 413, 422, 503),
@@ -152,6 +157,20 @@ def list_evaluations(
         str | None,
         Query(pattern=KEY_ID_PATTERN, description="Only those asked for by this API key id."),
     ] = None,
+    final_decision: Annotated[
+        Decision | None,
+        Query(description="Only this final decision: the verdict's, else the machine's."),
+    ] = None,
+    has_verdict: Annotated[
+        bool | None, Query(description="Only those with (true) or without (false) a verdict.")
+    ] = None,
+    verdict_agrees: Annotated[
+        bool | None,
+        Query(
+            description="Only those whose verdict agrees (true) or not (false) with the "
+            "machine's decision (a verdict on a `review` does neither)."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
@@ -172,6 +191,9 @@ def list_evaluations(
         since=since,
         until=until,
         api_key_id=api_key,
+        final_decision=final_decision.value if final_decision else None,
+        has_verdict=has_verdict,
+        verdict_agrees=verdict_agrees,
     )
     page = log.list_evaluations(session, filters, limit=limit, cursor=cursor)
     return Response(page, media_type=JSON)
@@ -180,10 +202,27 @@ def list_evaluations(
 @router.get(
     "/evaluations/{evaluation_id}",
     response_model=EvaluationPublic,
-    responses=problem_responses(404, 422),
+    responses={
+        200: {
+            "links": {
+                "GetVerdict": {
+                    "operationId": "get_verdict",
+                    "parameters": {"path.evaluation_id": "$response.body#/id"},
+                    "description": "Read the decision's current verdict.",
+                },
+                "ListVerdicts": {
+                    "operationId": "list_verdicts",
+                    "parameters": {"path.evaluation_id": "$response.body#/id"},
+                    "description": "Every verdict on the decision.",
+                },
+            }
+        },
+        **problem_responses(404, 422),
+    },
 )
 def get_evaluation(caller: ReaderKey, session: SessionDep, evaluation_id: uuid.UUID) -> Response:
-    """Get a stored decision, exactly as POST /evaluate returned it.
+    """Get a stored decision, exactly as POST /evaluate returned it, with its current
+    verdict (`verdict`, `final_decision`) if a person gave one.
 
     An evaluator key finds only the decisions it asked for (404 for the others).
     """

@@ -10,6 +10,7 @@ the writer and, when a criteria version changed meanwhile, decides again.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -20,8 +21,9 @@ from app.engine import OverBudget, check_budget
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, ReflexeError
 from app.evaluations.batch_body import read_batch
 from app.evaluations.deciding import Budget, Decided, Drafts, judge, parse, prepare
+from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRequest
-from app.evaluations.writer import Answered, DecisionWriter, Refused, Stored
+from app.evaluations.writer import Answered, DecisionWriter, Refused, Step, Stored
 from app.idempotency.service import Idempotent, Replay
 
 STALE_RETRIES = 3
@@ -60,7 +62,7 @@ class Answer:
 class _Decided:
     """What deciding a request produced: its answer, and what storing it takes."""
 
-    answer: Answer
+    respond: Callable[[], Answer]  # the answer, as it is once the rows are linked
     checks: list[ResolvedCriteria]  # the versions it was decided with
     rows: list[dict[str, Any]]  # the decisions to store; none for a dry run
 
@@ -88,12 +90,14 @@ async def evaluate(
                 decided = await evaluator.in_thread(judge, prepared, api_key_id)
             else:
                 decided = judge(prepared, api_key_id)
-        if decided.evaluation_id is None:
-            answer = Answer(200, decided.answer)
-        else:
-            answer = Answer(201, decided.answer, f"/evaluations/{decided.evaluation_id}")
+
+        def respond() -> Answer:
+            if decided.evaluation_id is None:
+                return Answer(200, decided.answer)
+            return Answer(201, decided.body(), f"/evaluations/{decided.evaluation_id}")
+
         rows = [] if decided.row is None else [decided.row]
-        return _Decided(answer, [] if resolved is None else [resolved], rows)
+        return _Decided(respond, [] if resolved is None else [resolved], rows)
 
     return await _settle(evaluator, decide, idempotent)
 
@@ -141,23 +145,30 @@ async def _settle(
     """
     for _ in range(STALE_RETRIES):
         decided = await decide()
-        answer = decided.answer
-        steps = []
+        steps: list[Step] = []
+        if decided.rows:
+            steps.append(Link(decided.rows))
         if idempotent is not None:
-            steps.append(idempotent.remember(answer.status, answer.body, answer.location))
-        if not decided.rows and not steps:
+            steps.append(idempotent.remember(partial(_kept, decided.respond)))
+        if not steps:
             if not decided.checks or await evaluator.freshness.are_current(decided.checks):
-                return answer
+                return decided.respond()
             continue
         written = await evaluator.writer.store(decided.checks, decided.rows, steps)
         if isinstance(written, Stored):
-            return answer
+            return decided.respond()
         if isinstance(written, Answered):
             replay: Replay = written.answer
             return Answer(replay.status, replay.response.encode(), replay.location)
         if isinstance(written, Refused):
             raise written.error
     raise Conflict("The criteria sets kept changing while deciding; retry.")
+
+
+def _kept(respond: Callable[[], Answer]) -> Replay:
+    """The answer to keep under an idempotency key."""
+    answer = respond()
+    return Replay(answer.status, answer.body.decode(), answer.location)
 
 
 def _decide(
@@ -205,7 +216,7 @@ def _decide_batch(
     outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id) for p in planned]
     checks = [p.resolved for p in planned if not isinstance(p, ReflexeError) and p.resolved]
     rows = [o.row for o in outcomes if isinstance(o, Decided) and o.row is not None]
-    return _Decided(Answer(200, _batch_result(outcomes, compact)), checks, rows)
+    return _Decided(lambda: Answer(200, _batch_result(outcomes, compact)), checks, rows)
 
 
 def _batch_result(outcomes: list[Decided | ReflexeError], compact: bool) -> bytes:
@@ -236,7 +247,7 @@ def _batch_result(outcomes: list[Decided | ReflexeError], compact: bool) -> byte
                 )
             else:
                 head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)
-                items.append(head + outcome.answer + b"}")
+                items.append(head + outcome.body() + b"}")
     return b'{"items":[%s],"stored":%d,"failed":%d}' % (b",".join(items), stored, failed)
 
 

@@ -15,8 +15,10 @@ Each unit is told what became of it:
   answer), and nothing of it was stored;
 - `Refused`: one of its steps refused it (a ReflexeError), and nothing of it was stored.
 
-A step is work another package needs to commit with a unit's decisions, or not at all: it
-runs in the transaction, before the unit's rows are inserted (`Step`).
+A step is work that must commit with a unit's decisions, or not at all: it runs in the
+transaction, in order, before the unit's rows are inserted and after the rows of the units
+before it (`Step`): linking each decision to its subject's previous one, keeping the answer
+under an idempotency key.
 """
 
 import asyncio
@@ -166,20 +168,18 @@ class DecisionWriter:
         with self._lock, self._engine.connect() as connection:
             states = read_states(connection)
             self._registry.apply(states.values())
-            outcomes = [self._settle(connection, unit, states) for unit in units]
-            rows = [
-                row
-                for unit, outcome in zip(units, outcomes, strict=True)
-                if isinstance(outcome, Stored)
-                for row in unit.rows
-            ]
-            if rows:
-                # Straight to the driver: the values are ready, JSON included.
-                driver = connection.connection.driver_connection
-                assert driver is not None
-                cursor = driver.cursor()
-                cursor.executemany(self._insert.sql, [self._insert.params(row) for row in rows])
-                cursor.close()
+            # Straight to the driver: the values are ready, JSON included.
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            outcomes = []
+            for unit in units:
+                outcome = self._settle(connection, unit, states)
+                if isinstance(outcome, Stored) and unit.rows:
+                    # Inserted before the next unit's steps run: they see these rows.
+                    cursor.executemany(self._insert.sql, list(map(self._insert.params, unit.rows)))
+                outcomes.append(outcome)
+            cursor.close()
             connection.commit()
         return outcomes
 

@@ -11,6 +11,7 @@ Keys are kept 24 hours; `purge` deletes older ones.
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -28,7 +29,7 @@ _KEYS = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """The answer a key already holds."""
+    """An answer kept under a key: the one a key already holds, or the one to keep."""
 
     status: int
     response: str
@@ -47,9 +48,10 @@ class Idempotent:
     def of(cls, scope: str, key: str, body: bytes) -> "Idempotent":
         return cls(scope, key, hashlib.sha256(body).hexdigest())
 
-    def remember(self, status: int, response: bytes, location: str | None) -> "Remember":
-        """The writer's step that keeps this answer under the key."""
-        return Remember(self, status, response.decode(), location)
+    def remember(self, answer: Callable[[], Replay]) -> "Remember":
+        """The writer's step that keeps the request's answer under the key. `answer` gives
+        it when the step runs: as it is once the unit's earlier steps have completed it."""
+        return Remember(self, answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +63,11 @@ class Remember:
     """
 
     request: Idempotent
-    status: int
-    response: str
-    location: str | None
+    answer: Callable[[], Replay]
 
     def run(self, connection: Connection) -> Replay | None:
         request = self.request
+        answer = self.answer()
         now = utcnow()
         key = {"held_scope": request.scope, "held_key": request.key}
         for _ in range(2):  # again if the key expired, or was deleted in between
@@ -76,9 +77,9 @@ class Remember:
                     "scope": request.scope,
                     "key": request.key,
                     "request_hash": request.digest,
-                    "status": self.status,
-                    "response": self.response,
-                    "location": self.location,
+                    "status": answer.status,
+                    "response": answer.response,
+                    "location": answer.location,
                     "created_at": now,
                 },
             )

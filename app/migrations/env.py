@@ -7,7 +7,8 @@ from sqlmodel import SQLModel
 import app.auth.models
 import app.criteria.models
 import app.evaluations.models
-import app.idempotency.models  # noqa: F401  (register the tables)
+import app.idempotency.models
+import app.reviews.models  # noqa: F401  (register the tables)
 from app.settings import get_settings
 
 config = context.config

@@ -43,7 +43,7 @@ def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
     operations = protected_operations(client)
     anonymous = TestClient(client.app, raise_server_exceptions=False)
 
-    assert len(operations) == 18
+    assert len(operations) == 23
     assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
     for method, path in operations:
         response = anonymous.request(method, path)
@@ -91,27 +91,38 @@ def test_a_key_is_never_accepted_in_the_query_string(client: TestClient, admin_k
     assert "Authorization header" in with_header.json()["detail"]
 
 
+UNKNOWN = "/evaluations/01a21575-af78-76c7-9d61-81b91b010867"
+VERDICT = {"decision": "accept", "reason": "a likely client"}
 ROLE_MATRIX = [
-    # (method, path, body, evaluator, auditor)
-    ("POST", "/evaluate", EVALUATE, 201, 403),
-    ("POST", "/evaluate/batch", {"items": [EVALUATE]}, 200, 403),
-    ("GET", "/criteria", None, 200, 200),
-    ("GET", "/criteria/pipu", None, 200, 200),
-    ("GET", "/criteria/pipu/versions", None, 200, 200),
-    ("GET", "/criteria/pipu/versions/1", None, 200, 200),
-    ("POST", "/criteria", {"slug": "x"}, 403, 403),
-    ("PUT", "/criteria/pipu", {}, 403, 403),
-    ("DELETE", "/criteria/pipu", None, 403, 403),
-    ("POST", "/criteria/pipu/default", None, 403, 403),
-    ("POST", "/criteria/pipu/restore", None, 403, 403),
-    ("GET", "/evaluations", None, 200, 200),
-    ("GET", "/keys", None, 403, 403),
-    ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403),
-    ("DELETE", "/keys/0123456789ab", None, 403, 403),
+    # (method, path, body, evaluator, auditor, reviewer); 404: allowed, nothing there
+    ("POST", "/evaluate", EVALUATE, 201, 403, 403),
+    ("POST", "/evaluate/batch", {"items": [EVALUATE]}, 200, 403, 403),
+    ("GET", "/criteria", None, 200, 200, 200),
+    ("GET", "/criteria/pipu", None, 200, 200, 200),
+    ("GET", "/criteria/pipu/versions", None, 200, 200, 200),
+    ("GET", "/criteria/pipu/versions/1", None, 200, 200, 200),
+    ("POST", "/criteria", {"slug": "x"}, 403, 403, 403),
+    ("PUT", "/criteria/pipu", {}, 403, 403, 403),
+    ("DELETE", "/criteria/pipu", None, 403, 403, 403),
+    ("POST", "/criteria/pipu/default", None, 403, 403, 403),
+    ("POST", "/criteria/pipu/restore", None, 403, 403, 403),
+    ("GET", "/evaluations", None, 200, 200, 200),
+    ("GET", UNKNOWN, None, 404, 404, 404),
+    ("GET", f"{UNKNOWN}/inputs", None, 404, 404, 404),
+    ("PUT", f"{UNKNOWN}/verdict", VERDICT, 403, 403, 404),
+    ("GET", f"{UNKNOWN}/verdict", None, 404, 404, 404),
+    ("GET", f"{UNKNOWN}/verdicts", None, 404, 404, 404),
+    ("GET", "/reviews", None, 403, 200, 200),
+    ("GET", "/stats", None, 403, 200, 200),
+    ("GET", "/keys", None, 403, 403, 403),
+    ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403, 403),
+    ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "evaluator", "auditor"), ROLE_MATRIX)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "evaluator", "auditor", "reviewer"), ROLE_MATRIX
+)
 def test_roles(
     client: TestClient,
     method: str,
@@ -119,13 +130,15 @@ def test_roles(
     body: dict[str, Any] | None,
     evaluator: int,
     auditor: int,
+    reviewer: int,
 ) -> None:
-    keys = {"evaluator": new_key(client, "evaluator"), "auditor": new_key(client, "auditor")}
+    expected = {"evaluator": evaluator, "auditor": auditor, "reviewer": reviewer}
 
-    for role, expected in (("evaluator", evaluator), ("auditor", auditor)):
-        response = client.request(method, path, json=body, headers=as_key(keys[role]))
-        assert response.status_code == expected, (role, response.text)
-        if expected == 403:
+    for role, status in expected.items():
+        key = new_key(client, role)
+        response = client.request(method, path, json=body, headers=as_key(key))
+        assert response.status_code == status, (role, response.text)
+        if status == 403:
             assert response.headers["content-type"] == "application/problem+json"
             assert f"role is {role}" in response.json()["detail"]
 

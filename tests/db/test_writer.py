@@ -43,8 +43,15 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "answers": '{"pertinence": true}',
         "attributes": '{"headline": "Générale"}',
         "answer": '{"decision": "accept"}',
+        "statuses": "+a",
+        "previous_id": None,
         **overrides,
     }
+
+
+def kept(status: int, response: str, location: str | None) -> Any:
+    """What a Remember step is given: the answer to keep, when it runs."""
+    return lambda: Replay(status, response, location)
 
 
 def write(engine: Engine, *units: tuple[list[Any], list[dict[str, Any]], list[Any]]) -> Any:
@@ -156,8 +163,8 @@ def test_one_idempotency_key_twice_in_a_group_stores_once(
 
     outcomes = write(
         engine,
-        ([pipu], [first], [key.remember(201, b'{"id": "first"}', "/evaluations/first")]),
-        ([pipu], [second], [key.remember(201, b'{"id": "second"}', "/evaluations/second")]),
+        ([pipu], [first], [key.remember(kept(201, '{"id": "first"}', "/evaluations/first"))]),
+        ([pipu], [second], [key.remember(kept(201, '{"id": "second"}', "/evaluations/second"))]),
     )
 
     assert outcomes[0] == Stored()
@@ -168,9 +175,9 @@ def test_one_idempotency_key_twice_in_a_group_stores_once(
 def test_a_key_with_another_body_refuses_its_unit(engine: Engine, pipu: ResolvedCriteria) -> None:
     first = Idempotent.of("caller", "k", b"one")
     other = Idempotent.of("caller", "k", b"two")
-    write(engine, ([pipu], [row(pipu)], [first.remember(201, b"{}", None)]))
+    write(engine, ([pipu], [row(pipu)], [first.remember(kept(201, "{}", None))]))
 
-    [outcome] = write(engine, ([pipu], [row(pipu)], [other.remember(201, b"{}", None)]))
+    [outcome] = write(engine, ([pipu], [row(pipu)], [other.remember(kept(201, "{}", None))]))
 
     assert isinstance(outcome, Refused)
     assert outcome.error.errors()[0].field == "Idempotency-Key"  # type: ignore[index]
@@ -194,7 +201,7 @@ def test_keys_older_than_a_day_are_purged(engine: Engine, pipu: ResolvedCriteria
 
     for name in ("old", "new"):
         key = Idempotent.of("caller", name, b"{}")
-        write(engine, ([pipu], [row(pipu)], [key.remember(201, b"{}", None)]))
+        write(engine, ([pipu], [row(pipu)], [key.remember(kept(201, "{}", None))]))
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE idempotency_key SET created_at = :when WHERE key = 'old'"),

@@ -1,0 +1,277 @@
+"""What humans disagree with, in numbers: SQL aggregates over indexed columns.
+
+Nothing here loads decisions into Python. The decisions are counted from one index
+(`ix_evaluation_stats`: set, version, outcome, the criteria's statuses, time), grouped by
+outcome and statuses, so that Python only sees each distinct combination once; verdicts,
+far fewer, carry copies of what they are filtered by (`Verdict`), and are counted from
+their own index.
+"""
+
+import math
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
+
+from app.criteria.models import CriteriaSet, CriteriaVersion
+from app.db import utcnow
+from app.evaluations.models import EvaluationRecord
+from app.reviews.models import (
+    CriterionCounts,
+    CriterionDisagreement,
+    DayCount,
+    DecisionCounts,
+    LeafDisagreement,
+    QueueCounts,
+    SourceCounts,
+    Stats,
+    Verdict,
+    VerdictCounts,
+    VerdictCriterion,
+    VerdictLeaf,
+)
+from app.reviews.queue import Scope, oldest
+
+OUTCOMES = ("accept", "decline", "review")
+HUMAN = ("accept", "decline")
+_MET = {"+": "met", "-": "not_met", "?": "unknown"}
+_SOURCE = {"a": "answer", "r": "rules", "n": "none"}
+MOST_LEAVES = 100
+
+
+def compute(session: Session, scope: Scope, *, by_day: bool = False) -> Stats:
+    """The statistics of the decisions in `scope` (of one criteria set), and their verdicts."""
+    assert scope.criteria_set is not None
+    evaluation, verdict = scope.of_decisions(), _verdict_filter(scope)
+    machine, criteria = _decisions(session, scope, evaluation)
+    current = _count(
+        session,
+        select(Verdict.machine_decision, Verdict.decision, func.count())
+        .where(*verdict, col(Verdict.current))
+        .group_by(Verdict.machine_decision, Verdict.decision),
+    )
+    matrix = {m: {h: current.get((m, h), 0) for h in HUMAN} for m in OUTCOMES}
+    return Stats(
+        criteria_set=scope.criteria_set,
+        version=scope.version,
+        since=scope.since,
+        until=scope.until,
+        decisions=DecisionCounts(
+            total=sum(machine.values()),
+            machine={o: machine.get(o, 0) for o in OUTCOMES},
+            final=_final(machine, current),
+            by_day=_by_day(session, evaluation, verdict) if by_day else None,
+        ),
+        criteria=criteria,
+        verdicts=_verdicts(session, verdict, matrix),
+        queue=_queue(session, scope, verdict, machine, matrix),
+    )
+
+
+def _verdict_filter(scope: Scope) -> list[ColumnElement[bool]]:
+    """The scope's decisions, through the copies their verdicts keep."""
+    v = Verdict
+    return scope.of(v.criteria_set_slug, v.criteria_set_version, v.evaluation_created_at)
+
+
+def _count(session: Session, statement: Any) -> Counter[Any]:
+    """`statement`'s rows as counts: every column but the last is the key."""
+    counts: Counter[Any] = Counter()
+    for *key, count in session.exec(statement):
+        counts[key[0] if len(key) == 1 else tuple(key)] += count
+    return counts
+
+
+def _decisions(
+    session: Session, scope: Scope, conditions: list[ColumnElement[bool]]
+) -> tuple[Counter[str], list[CriterionCounts]]:
+    """Decisions by the machine's outcome, and each criterion's statuses and sources."""
+    e = EvaluationRecord
+    groups = _count(
+        session,
+        select(e.criteria_set_version, e.decision, e.statuses, func.count())
+        .where(*conditions)
+        .group_by(col(e.criteria_set_version), col(e.decision), col(e.statuses)),
+    )
+    keys = _keys(session, scope.criteria_set or "")
+    machine: Counter[str] = Counter()
+    per_key: dict[str, Counter[str]] = {}
+    for (version, decision, statuses), count in groups.items():
+        machine[decision] += count
+        for key, index in zip(keys.get(version, ()), range(0, len(statuses), 2), strict=False):
+            counts = per_key.setdefault(key, Counter())
+            counts[_MET[statuses[index]]] += count
+            counts[_SOURCE[statuses[index + 1]]] += count
+    order = _order(keys, scope.version)
+    criteria = [
+        CriterionCounts(
+            key=key,
+            met=per_key[key]["met"],
+            not_met=per_key[key]["not_met"],
+            unknown=per_key[key]["unknown"],
+            source=SourceCounts(**{s: per_key[key][s] for s in _SOURCE.values()}),
+        )
+        for key in order
+        if key in per_key
+    ]
+    return machine, criteria
+
+
+def _keys(session: Session, slug: str) -> dict[int, list[str]]:
+    """Each version's criterion keys, in order."""
+    statement = (
+        select(CriteriaVersion.version, CriteriaVersion.criteria)
+        .join(CriteriaSet, col(CriteriaSet.id) == col(CriteriaVersion.criteria_set_id))
+        .where(CriteriaSet.slug == slug)
+    )
+    return {version: [c["key"] for c in criteria] for version, criteria in session.exec(statement)}
+
+
+def _order(keys: dict[int, list[str]], version: int | None) -> list[str]:
+    """The criteria in the order of the chosen (or newest) version, then older ones' own."""
+    versions = sorted(keys, reverse=True)
+    if version is not None:
+        versions = [version]
+    seen: dict[str, None] = {}
+    for v in versions:
+        seen.update(dict.fromkeys(keys.get(v, [])))
+    return list(seen)
+
+
+def _final(machine: Counter[str], current: Counter[Any]) -> dict[str, int]:
+    """By final outcome: each decision with a verdict moves to the verdict's outcome."""
+    final = {o: machine.get(o, 0) for o in OUTCOMES}
+    for (was, now), count in current.items():
+        final[was] -= count
+        final[now] += count
+    return final
+
+
+def _day(column: Any, dialect: str) -> Any:
+    """A timestamp's day in UTC, as YYYY-MM-DD, in the database's own terms."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC as text: YYYY-MM-DD HH:MM:SS
+
+
+def _by_day(
+    session: Session,
+    evaluation: list[ColumnElement[bool]],
+    verdict: list[ColumnElement[bool]],
+) -> list[DayCount]:
+    dialect = session.get_bind().dialect.name
+    e_day = _day(EvaluationRecord.created_at, dialect)
+    machine = _count(
+        session,
+        select(e_day, EvaluationRecord.decision, func.count())
+        .where(*evaluation)
+        .group_by(e_day, EvaluationRecord.decision),
+    )
+    v_day = _day(Verdict.evaluation_created_at, dialect)
+    moved = _count(
+        session,
+        select(v_day, Verdict.machine_decision, Verdict.decision, func.count())
+        .where(*verdict, col(Verdict.current))
+        .group_by(v_day, Verdict.machine_decision, Verdict.decision),
+    )
+    days = sorted({day for day, _ in machine})
+    result = []
+    for day in days:
+        made = Counter({o: machine.get((day, o), 0) for o in OUTCOMES})
+        changed = Counter({(was, now): n for (d, was, now), n in moved.items() if d == day})
+        result.append(DayCount(day=day, machine=dict(made), final=_final(made, changed)))
+    return result
+
+
+def _verdicts(
+    session: Session, conditions: list[ColumnElement[bool]], matrix: dict[str, dict[str, int]]
+) -> VerdictCounts:
+    current = [*conditions, col(Verdict.current)]
+    replaced = session.exec(
+        select(func.count()).select_from(Verdict).where(*conditions, ~col(Verdict.current))
+    ).one()
+    vc = VerdictCriterion
+    judged = _count(
+        session,
+        select(vc.criterion_key, vc.human_met, vc.machine_met, func.count())
+        .join(Verdict, col(Verdict.id) == col(vc.verdict_id))
+        .where(*current)
+        .group_by(col(vc.criterion_key), col(vc.human_met), col(vc.machine_met)),
+    )
+    per_key: dict[str, Counter[str]] = {}
+    for (key, human, machine), count in judged.items():
+        counts = per_key.setdefault(key, Counter())
+        counts["judged"] += count
+        if human and machine is not True:
+            counts["met_by_human_only"] += count
+        if not human and machine is True:
+            counts["met_by_machine_only"] += count
+    vl = VerdictLeaf
+    contradicted = func.count()
+    leaves = session.exec(
+        select(vl.criterion_key, vl.leaf, contradicted)
+        .join(Verdict, col(Verdict.id) == col(vl.verdict_id))
+        .where(*current)
+        .group_by(vl.criterion_key, vl.leaf)
+        .order_by(contradicted.desc(), vl.criterion_key, vl.leaf)
+        .limit(MOST_LEAVES)
+    ).all()
+    decided = sum(matrix[m][h] for m in HUMAN for h in HUMAN)
+    agreeing = sum(matrix[o][o] for o in HUMAN)
+    return VerdictCounts(
+        count=sum(n for row in matrix.values() for n in row.values()),
+        replaced=replaced,
+        agreement=matrix,
+        agreement_rate=agreeing / decided if decided else None,
+        criteria=[
+            CriterionDisagreement(
+                key=key,
+                judged=counts["judged"],
+                met_by_human_only=counts["met_by_human_only"],
+                met_by_machine_only=counts["met_by_machine_only"],
+            )
+            for key, counts in sorted(per_key.items())
+        ],
+        leaves=[
+            LeafDisagreement(criterion=key, leaf=leaf, contradicted=count)
+            for key, leaf, count in leaves
+        ],
+    )
+
+
+def _queue(
+    session: Session,
+    scope: Scope,
+    conditions: list[ColumnElement[bool]],
+    machine: Counter[str],
+    matrix: dict[str, dict[str, int]],
+) -> QueueCounts:
+    first = oldest(session, scope)
+    # A review's first verdict: how long it waited.
+    resolved = [
+        *conditions,
+        col(Verdict.machine_decision) == "review",
+        col(Verdict.sequence) == 1,
+    ]
+    waited = session.exec(select(func.count()).select_from(Verdict).where(*resolved)).one()
+
+    def percentile(share: float) -> float | None:
+        if not waited:
+            return None
+        rank = max(math.ceil(share * waited) - 1, 0)  # nearest rank
+        statement = (
+            select(Verdict.seconds_to_verdict)
+            .where(*resolved)
+            .order_by(col(Verdict.seconds_to_verdict))
+            .offset(rank)
+            .limit(1)
+        )
+        return session.exec(statement).one()
+
+    return QueueCounts(
+        open=machine.get("review", 0) - sum(matrix["review"].values()),
+        oldest_age_seconds=None if first is None else (utcnow() - first).total_seconds(),
+        median_seconds_to_verdict=percentile(0.5),
+        p90_seconds_to_verdict=percentile(0.9),
+    )
