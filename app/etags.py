@@ -20,15 +20,15 @@ def if_match(header: str, current: int | None) -> bool:
     return "*" in tags or etag(current) in tags
 
 
-def if_match_docs(description: str) -> dict[str, Any]:
-    """The OpenAPI parameter of a required If-Match header (read as optional, so that its
-    absence is answered 428 rather than the framework's 422)."""
+def if_match_docs(description: str, *, required: bool = True) -> dict[str, Any]:
+    """The OpenAPI parameter of an If-Match header. The route reads it as optional either
+    way, so that its absence is answered 428 rather than the framework's 422."""
     return {
         "parameters": [
             {
                 "name": "If-Match",
                 "in": "header",
-                "required": True,
+                "required": required,
                 "description": description,
                 "schema": {"type": "string", "maxLength": 512, "pattern": IF_MATCH_PATTERN},
             }

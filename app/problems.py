@@ -103,8 +103,14 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return errors
 
 
+# What FastAPI raises when a body it reads as JSON is not text at all (not UTF-8).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        return error_response(MalformedBody(MALFORMED_DETAIL), request.url.path)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
     if exc.status_code == 404 and detail is None:
         detail = f"No resource at {request.url.path}."

@@ -31,7 +31,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import InvalidInput
+from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody
 from app.jsonvalues import is_json_media_type
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -184,6 +184,8 @@ async def _json_body(request: Request) -> Any:
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
         raise RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}]) from exc
+    except UnicodeDecodeError as exc:  # not UTF-8, -16 or -32 text, which JSON must be
+        raise MalformedBody(MALFORMED_DETAIL) from exc
 
 
 def _unknown_parameter(known: frozenset[str]) -> str:

@@ -33,7 +33,16 @@ README = ROOT / "README.md"
 SKIP = re.compile(r"<!-- readme: not run \((.+?)\) -->\s*$")
 # Values that differ on every run: only their type is compared.
 VARIABLE = frozenset(
-    {"id", "created_at", "key", "revoked_at", "archived_at", "next_cursor", "api_key_id"}
+    {
+        "id",
+        "created_at",
+        "key",
+        "revoked_at",
+        "archived_at",
+        "next_cursor",
+        "api_key_id",
+        "previous_id",
+    }
 )
 
 

@@ -69,7 +69,8 @@ def _owner(caller: Principal) -> str | None:
     },
     openapi_extra=if_match_docs(
         "To replace a verdict: its ETag (from GET or the last PUT), or `*`. Not needed for "
-        "a decision's first verdict; once it has one, missing: 428, not the current: 412."
+        "a decision's first verdict; once it has one, missing: 428, not the current: 412.",
+        required=False,
     ),
 )
 def put_verdict(

@@ -40,6 +40,28 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert body["type"] == "urn:reflexe:problem:malformed-json"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/evaluate"),
+        ("POST", "/evaluate/batch"),
+        ("POST", "/criteria"),
+        ("POST", "/keys"),
+        ("PUT", "/evaluations/01a21575-af78-76c7-9d61-81b91b010867/verdict"),
+    ],
+)
+@pytest.mark.parametrize("body", [b"\x80", b'{"answers": "\xc4"}', b"\xff\xfe{\x00"])
+def test_a_body_that_is_not_text_is_400(
+    client: TestClient, method: str, path: str, body: bytes
+) -> None:
+    response = client.request(
+        method, path, content=body, headers={"content-type": "application/json"}
+    )
+
+    problem = assert_problem(response, 400)
+    assert problem["type"] == "urn:reflexe:problem:malformed-json"
+
+
 def test_missing_body_is_422(client: TestClient) -> None:
     body = assert_problem(client.post("/criteria"), 422)
 

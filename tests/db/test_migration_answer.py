@@ -14,6 +14,7 @@ from tests.db.servers import fresh_postgres
 
 BEFORE = "536d0a7ca417"
 REVISION = "7a3589ca3731"
+VERDICTS = "0917d9202cf4"
 DECISION_ID = uuid.UUID("019ac1c2-5f7e-7d43-9a57-2d1c8f0f6a11")
 RESULTS = [
     {
@@ -56,7 +57,8 @@ def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def test_an_old_decision_reads_back_as_it_did(engine: Engine) -> None:
+def store_an_old_decision(engine: Engine) -> None:
+    """A decision as revision 536d0a7ca417 stored it."""
     migrate(engine, BEFORE)
     with engine.begin() as connection:
         connection.execute(
@@ -89,6 +91,9 @@ def test_an_old_decision_reads_back_as_it_did(engine: Engine) -> None:
             },
         )
 
+
+def test_an_old_decision_reads_back_as_it_did(engine: Engine) -> None:
+    store_an_old_decision(engine)
     migrate(engine, REVISION)
 
     with engine.connect() as connection:
@@ -122,3 +127,29 @@ def test_an_old_decision_reads_back_as_it_did(engine: Engine) -> None:
     with engine.connect() as connection:
         row = connection.execute(text("SELECT met, summary, needed FROM evaluation")).one()
     assert tuple(row) == (1, "Decline: 1 of 4 criteria met (Pertinence); 2 needed.", 2.0)
+
+
+def test_verdicts_revision_completes_old_answers_and_back(engine: Engine) -> None:
+    store_an_old_decision(engine)
+    migrate(engine, REVISION)
+
+    migrate(engine, VERDICTS)
+
+    with engine.connect() as connection:
+        answer, statuses, previous = connection.execute(
+            text("SELECT answer, statuses, previous_id FROM evaluation")
+        ).one()
+        assert connection.execute(text("SELECT count(*) FROM verdict")).scalar_one() == 0
+    document = json.loads(answer)
+    assert list(document)[-4:] == ["previous_id", "changes", "verdict", "final_decision"]
+    assert (document["previous_id"], document["changes"], document["verdict"]) == (None,) * 3
+    assert document["final_decision"] == "decline"
+    assert statuses == "+r"
+    assert previous is None
+
+    migrate(engine, REVISION, down=True)
+
+    with engine.connect() as connection:
+        answer = connection.execute(text("SELECT answer FROM evaluation")).scalar_one()
+    assert "final_decision" not in json.loads(answer)
+    assert json.loads(answer)["decision"] == "decline"

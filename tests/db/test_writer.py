@@ -1,15 +1,17 @@
 """The decision writer as a unit: what becomes of each unit of a group, on both backends."""
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 
 from app.criteria.registry import CriteriaRegistry, ResolvedCriteria
 from app.db import utcnow
 from app.errors import InvalidInput, ServiceUnavailable
+from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRecord
 from app.evaluations.writer import (
     Answered,
@@ -213,3 +215,49 @@ def test_keys_older_than_a_day_are_purged(engine: Engine, pipu: ResolvedCriteria
     with engine.connect() as connection:
         left = connection.execute(text("SELECT key FROM idempotency_key")).scalars().all()
     assert (purged, left) == (1, ["new"])
+
+
+def linked(resolved: ResolvedCriteria, ref: str, met: bool, headline: str) -> dict[str, Any]:
+    answer = {"id": None, "decision": "accept" if met else "decline", "previous_id": None,
+              "changes": None, "criteria": [{"key": "pertinence", "met": met}]}  # fmt: skip
+    return row(
+        resolved,
+        subject_ref=ref,
+        attributes=json.dumps({"headline": headline}),
+        answer=json.dumps(answer),
+    )
+
+
+def test_units_of_one_group_link_to_the_rows_stored_before_them(
+    engine: Engine, pipu: ResolvedCriteria
+) -> None:
+    """The Link step of a unit sees the rows of the units before it in the transaction."""
+    ref = "https://example.org/in/same"
+    first, second = linked(pipu, ref, True, "CEO"), linked(pipu, ref, False, "CTO")
+    refused = linked(pipu, ref, True, "CFO")  # its unit is refused: no one links to it
+    third = linked(pipu, ref, True, "CTO")
+
+    outcomes = write(
+        engine,
+        ([pipu], [first], [Link([first])]),
+        ([pipu], [second], [Link([second])]),
+        ([pipu], [refused], [Link([refused]), Refuse()]),
+        ([pipu], [third], [Link([third])]),
+    )
+
+    assert [type(o).__name__ for o in outcomes] == ["Stored", "Stored", "Refused", "Stored"]
+    assert first["previous_id"] is None
+    assert second["previous_id"] == first["id"]
+    assert json.loads(second["answer"])["changes"] == {
+        "attributes": ["headline"],
+        "criteria": [{"key": "pertinence", "was": True, "now": False}],
+        "decision": True,
+    }
+    assert third["previous_id"] == second["id"]
+    assert json.loads(third["answer"])["changes"]["attributes"] == []
+    table = EvaluationRecord.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(table.c.previous_id).where(table.c.id == third["id"])
+        ).scalar_one()
+    assert found == second["id"]
