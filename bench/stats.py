@@ -2,34 +2,38 @@
 
 Method. A fresh database (a temporary SQLite file, or the PostgreSQL database
 `reflexe_bench_stats`, created for the run and dropped after it), migrated and seeded with
-the PIPU set, holding one admin key (bench/load.py's helpers). The real engine judges
-`--profiles` (4,000) distinct PIPU profiles (`deciding.prepare` and `deciding.judge`):
-answers true, false, null or absent, attributes present or missing, so that the three
-outcomes and many tuples of statuses occur. Their rows are then replicated up to
-`--decisions`, each copy with an id of its own (a UUIDv7 of its time, as the service makes
-them), a subject of its own and a time of its own; the copies are spread evenly over the
-365 days before the run and written in that order, as the log grows. The stored answer is
-the engine's (3 KB of JSON) with the copy's id, subject and time, so the table has its real
-size. Rows go straight to the driver with the service's own insert (`RowInsert`), in
-`executemany` chunks of 5,000, 50,000 per transaction. Then `--verdicts` (20,000) verdict
-rows on decisions drawn at random, with the copies `Verdict` keeps of them: one decision in
-ten has a second verdict that replaced the first, half of the verdicts judge every
-criterion (`verdict_criterion`), with the rule leaves they contradict (`verdict_leaf`), as
-`reviews.service` records them. Then `ANALYZE` (SQLite) or `VACUUM ANALYZE` (PostgreSQL:
-what autovacuum does to a table after bulk inserts; it sets the visibility map that lets
-index-only scans skip the table).
+the PIPU set, holding one admin key (bench/load.py's helpers). The seeded version 1 never
+answers `review` (an unknown counts as not met), so the script adds version 2, the same
+criteria with `unknown: review`, as `PUT /criteria/pipu` would: the year's first 120 days
+of decisions are made with version 1, the rest with version 2.
 
-The real server (uvicorn, one worker, bench/load.py's settings) then answers over HTTP, with
-the admin key: GET /stats for the set, with `bucket=day`, over a range (90 to 30 days ago),
-for version 1, and the first page of GET /reviews. Each request once to warm up, then
-`--runs` (5) times: the median and the slowest, in ms. Every answer must be 200, count the
-decisions generated in its range, the verdicts and the open reviews; the queue must start
-with the oldest review without a verdict. Requirement: each under 1 s.
+The real engine judges `--profiles` (4,000) distinct PIPU profiles with each version
+(`deciding.prepare` and `deciding.judge`): answers true, false, null or absent, attributes
+present or missing, so that the three outcomes and hundreds of tuples of statuses occur.
+Their rows are then replicated up to `--decisions`, each copy with an id of its own (a
+UUIDv7 of its time, as the service makes them), a subject of its own and a time of its own:
+the copies are spread evenly over the 365 days before the run and written in that order, as
+the log grows. The stored answer is the engine's (3 KB of JSON) with the copy's id, subject
+and time, so the table has its real size. Rows go straight to the driver with the service's
+own insert (`RowInsert`), in `executemany` chunks of 5,000, 50,000 per transaction. Then
+`--verdicts` (20,000) verdicts on decisions drawn at random, with the copies `Verdict`
+keeps of them: one decision in ten has a second verdict that replaced the first, half of
+the verdicts judge every criterion (`verdict_criterion`), with the rule leaves they
+contradict (`verdict_leaf`), as `reviews.service` records them. Then `ANALYZE` (SQLite) or
+`VACUUM ANALYZE` (PostgreSQL: what autovacuum does to a table after bulk inserts; it sets
+the visibility map that lets index-only scans skip the table).
 
-`--explain`, or any request over the second, then runs the request in process and times
-each of its SQL statements again, printing the plan of those over 100 ms (SQLite
-`EXPLAIN QUERY PLAN`, PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`). Every loop is bounded in
-count or time and talks to 127.0.0.1 only.
+The real server (uvicorn, one worker, bench/load.py's settings) then answers over HTTP with
+the admin key: GET /stats of the set, with `bucket=day`, over a range (90 to 30 days ago)
+and for version 1, and the first page of GET /reviews. Each request once to warm up, then
+`--runs` (5) times: the median and the slowest, in ms. Every answer must be 200 and count
+what was generated in its scope (decisions, verdicts, replaced verdicts, open reviews); the
+queue must start with the oldest review without a verdict. Requirement: each under 1 s.
+
+`--explain`, or any request whose slowest run took a second or more, then runs the request
+in process and times each of its SQL statements again, with the plan of those over 100 ms
+(SQLite `EXPLAIN QUERY PLAN`, PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`; `--explain`: of
+all). Every loop is bounded in count or time, and talks to 127.0.0.1 only.
 
     .venv/bin/python -m bench.stats [--db sqlite|postgresql] [--decisions 1000000]
                                     [--verdicts 20000] [--profiles 4000] [--runs 5]
@@ -47,7 +51,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,8 +63,12 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.auth.service import key_id_of
-from app.criteria.registry import CriteriaRegistry, ResolvedCriteria
+from app.criteria import service as criteria_service
+from app.criteria.models import CriteriaSetReplace
+from app.criteria.registry import CriteriaRegistry
+from app.criteria.seed import PIPU
 from app.db import create_db_engine
+from app.etags import etag
 from app.evaluations.deciding import Budget, judge, prepare
 from app.evaluations.models import EvaluationRecord, EvaluationRequest
 from app.evaluations.writer import RowInsert
@@ -74,6 +82,7 @@ from bench.load import BENCH_SECRET, POSTGRES_URL, auth_headers, migrated_databa
 DATABASE = "reflexe_bench_stats"
 SET = "pipu"
 SPAN = timedelta(days=365)
+VERSION_1_DAYS = timedelta(days=120)  # then version 2
 CHUNK = 5_000
 PER_TRANSACTION = 50_000
 LIMIT_MS = 1000.0
@@ -202,7 +211,9 @@ def profile_request(number: int, rng: random.Random) -> dict[str, Any]:
         "industry": rng.choice(INDUSTRIES),
         "location": rng.choice(LOCATIONS),
         "connections": rng.randrange(20, 5000),
-        "followers": rng.choice((rng.randrange(0, 900), rng.randrange(0, 900), rng.randrange(900, 20000))),
+        "followers": rng.choice(
+            (rng.randrange(0, 900), rng.randrange(0, 900), rng.randrange(900, 20000))
+        ),
         "mutual_connections": rng.randrange(0, 9),
         "has_message": rng.random() < 0.2,
         "engaged_with_my_posts": rng.random() < 0.15,
@@ -239,28 +250,36 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def base_rows(url: str, key_id: str, count: int, rng: random.Random) -> list[Base]:
-    """`count` rows judged by the engine from distinct profiles."""
-    engine = create_db_engine(Settings(database_url=url))
-    try:
-        resolved: ResolvedCriteria = CriteriaRegistry(engine).load(SET, None)
-    finally:
-        engine.dispose()
+def add_version_2(engine: Engine) -> None:
+    """Version 2 of the set: the same criteria; a decision its unknowns could flip is `review`."""
+    content = PIPU.model_dump(mode="json", exclude={"slug"})
+    content["policy"]["unknown"] = "review"
+    with Session(engine) as session:
+        criteria_service.replace_set(
+            session, SET, CriteriaSetReplace.model_validate(content), etag(1)
+        )
+
+
+def base_rows(engine: Engine, key_id: str, count: int, seed: int) -> dict[int, list[Base]]:
+    """Per version, `count` rows the engine made from distinct profiles (the same in each)."""
+    registry = CriteriaRegistry(engine)
     budget = Budget(evaluation=10**9, request=10**9)
-    bases = []
-    for number in range(count):
-        request = EvaluationRequest.model_validate(profile_request(number, rng))
-        decided = judge(prepare(request, resolved, budget), key_id)
-        row = decided.row
-        assert row is not None
-        slots = {"id": str(row["id"]), "at": iso(row["created_at"]), "ref": row["subject_ref"]}
-        answer = row["answer"]
-        for name, value in slots.items():
-            assert answer.count(f'"{value}"') == 1, (name, value)
-            answer = answer.replace(f'"{value}"', f'"\x00{name}\x00"')
-        parts = tuple(answer.split("\x00"))
-        document = json.loads(row["answer"])
-        bases.append(Base(row, parts, tuple(document["criteria"])))
+    bases: dict[int, list[Base]] = {}
+    for version in (1, 2):
+        resolved = registry.load(SET, version)
+        rng = random.Random(seed)
+        bases[version] = []
+        for number in range(count):
+            request = EvaluationRequest.model_validate(profile_request(number, rng))
+            row = judge(prepare(request, resolved, budget), key_id).row
+            assert row is not None
+            slots = {"id": str(row["id"]), "at": iso(row["created_at"]), "ref": row["subject_ref"]}
+            answer = row["answer"]
+            for name, value in slots.items():
+                assert answer.count(f'"{value}"') == 1, (name, value)
+                answer = answer.replace(f'"{value}"', f'"\x00{name}\x00"')
+            criteria = tuple(json.loads(row["answer"])["criteria"])
+            bases[version].append(Base(row, tuple(answer.split("\x00")), criteria))
     return bases
 
 
@@ -272,34 +291,57 @@ def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
     )
 
 
-@dataclass
-class Expected:
-    """What the answers must count, worked out while the rows were made."""
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The decisions a request counts: of a version (None: any), made within a range."""
 
-    total: int = 0
-    in_range: int = 0
-    reviews: int = 0
-    reviews_judged: int = 0
-    verdicts: int = 0
+    version: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def holds(self, version: int, made: datetime) -> bool:
+        return (
+            (self.version is None or version == self.version)
+            and (self.since is None or made >= self.since)
+            and (self.until is None or made < self.until)
+        )
+
+    def scope(self) -> Scope:
+        return Scope(SET, self.version, self.since, self.until)
+
+
+@dataclass
+class Counts:
+    """What a request over a window must count."""
+
+    decisions: int = 0
+    open: int = 0  # `review` decisions without a verdict
+    verdicts: int = 0  # decisions with a (current) verdict
     replaced: int = 0
-    oldest_open: str | None = None
+
+
+@dataclass
+class Generated:
+    """What was stored, worked out while the rows were made."""
+
+    counts: dict[Window, Counts]
+    oldest_open: str | None = None  # the queue's first decision
     judged: dict[int, tuple[uuid.UUID, datetime, Base]] = field(default_factory=dict)
 
 
 def fill_decisions(
     engine: Engine,
-    bases: list[Base],
+    bases: dict[int, list[Base]],
     count: int,
-    verdicts: int,
+    judged: set[int],
     now: datetime,
-    since: datetime,
-    until: datetime,
-    rng: random.Random,
-) -> Expected:
+    windows: list[Window],
+    seed: int,
+) -> Generated:
     """Store `count` copies of `bases`, in time order over the year before `now`."""
+    rng = random.Random(seed)
     rows = RowInsert(_EVALUATION, engine.dialect)
-    judged = set(rng.sample(range(count), judged_count(verdicts)))
-    expected = Expected(total=count)
+    generated = Generated({window: Counts() for window in windows})
     start, step = now - SPAN, SPAN / count
     done, reported = 0, time.monotonic()
     while done < count:
@@ -310,35 +352,36 @@ def fill_decisions(
             for first in range(done, min(done + PER_TRANSACTION, count), CHUNK):
                 chunk = []
                 for number in range(first, min(first + CHUNK, count)):
-                    base = bases[number % len(bases)]
                     made = start + step * (number + rng.random() * 0.99)
+                    version = 1 if made < start + VERSION_1_DAYS else 2
+                    base = bases[version][number % len(bases[version])]
                     identifier = uuid7_at(made, rng)
                     ref = f"https://www.linkedin.com/in/bench-{number}"
+                    answer = base.answer({"id": str(identifier), "at": iso(made), "ref": ref})
                     row = {
                         **base.row,
                         "id": identifier,
                         "created_at": made,
                         "subject_ref": ref,
-                        "answer": base.answer({"id": str(identifier), "at": iso(made), "ref": ref}),
+                        "answer": answer,
                     }
                     chunk.append(rows.params(row))
-                    if since <= made < until:
-                        expected.in_range += 1
+                    is_open = base.row["decision"] == "review" and number not in judged
                     if number in judged:
-                        expected.judged[number] = (identifier, made, base)
-                    if base.row["decision"] == "review":
-                        expected.reviews += 1
-                        if number in judged:
-                            expected.reviews_judged += 1
-                        elif expected.oldest_open is None:
-                            expected.oldest_open = str(identifier)
+                        generated.judged[number] = (identifier, made, base)
+                    elif is_open and generated.oldest_open is None:
+                        generated.oldest_open = str(identifier)
+                    for window, counts in generated.counts.items():
+                        if window.holds(version, made):
+                            counts.decisions += 1
+                            counts.open += is_open
                 cursor.executemany(rows.sql, chunk)
             cursor.close()
         done = min(done + PER_TRANSACTION, count)
-        if time.monotonic() - reported > 15:
+        if time.monotonic() - reported > 30:
             print(f"  {done:,} decisions stored", flush=True)
             reported = time.monotonic()
-    return expected
+    return generated
 
 
 def judged_count(verdicts: int) -> int:
@@ -347,22 +390,26 @@ def judged_count(verdicts: int) -> int:
 
 
 def fill_verdicts(
-    engine: Engine, expected: Expected, verdicts: int, key_id: str, now: datetime, seed: int
-) -> None:
+    engine: Engine, generated: Generated, verdicts: int, key_id: str, now: datetime, seed: int
+) -> str:
     """Verdicts on the drawn decisions, as `reviews.service.record` would have stored them."""
     rng = random.Random(seed)
-    judged = sorted(expected.judged)
+    judged = sorted(generated.judged)
     replaced = set(rng.sample(judged, verdicts - len(judged)))
     verdict_rows: list[dict[str, Any]] = []
     criterion_rows: list[dict[str, Any]] = []
     leaf_rows: list[dict[str, Any]] = []
     for number in judged:
-        evaluation_id, made, base = expected.judged[number]
-        machine = base.row["decision"]
+        evaluation_id, made, base = generated.judged[number]
+        machine, version = base.row["decision"], base.row["criteria_set_version"]
+        for window, counts in generated.counts.items():
+            if window.holds(version, made):
+                counts.verdicts += 1
+                counts.replaced += number in replaced
         given = made
         sequences = 2 if number in replaced else 1
         for sequence in range(1, sequences + 1):
-            # Hours to days after the decision (or the verdict it replaces), never ahead of now.
+            # Hours to days after the decision (or the verdict it replaces), never after now.
             given = min(given + timedelta(seconds=rng.expovariate(1 / 86_400)), now)
             if machine == "review":
                 decision = rng.choice(("accept", "decline"))
@@ -411,22 +458,18 @@ def fill_verdicts(
                     "api_key_id": key_id,
                     "created_at": given,
                     "criteria_set_slug": base.row["criteria_set_slug"],
-                    "criteria_set_version": base.row["criteria_set_version"],
+                    "criteria_set_version": version,
                     "evaluation_created_at": made,
                     "seconds_to_verdict": (given - made).total_seconds(),
                 }
             )
+    tables = ((_VERDICT, verdict_rows), (_CRITERION, criterion_rows), (_LEAF, leaf_rows))
     with engine.begin() as connection:
-        for table, rows in (
-            (_VERDICT, verdict_rows),
-            (_CRITERION, criterion_rows),
-            (_LEAF, leaf_rows),
-        ):
+        for table, rows in tables:
             for first in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[first : first + CHUNK])
-    expected.verdicts, expected.replaced = len(judged), len(replaced)
-    print(
-        f"  {len(verdict_rows):,} verdicts ({len(replaced):,} replaced), "
+    return (
+        f"{len(verdict_rows):,} verdicts ({len(replaced):,} replaced), "
         f"{len(criterion_rows):,} judged criteria, {len(leaf_rows):,} contradicted leaves"
     )
 
@@ -494,76 +537,58 @@ class Query:
     label: str
     path: str
     params: dict[str, str]
-    check: Callable[[dict[str, Any]], str | None]
-    scope: Scope | None = None  # the statistics' scope, for --explain; None: the queue
+    window: Window | None  # what GET /stats counts; None: the review queue
     by_day: bool = False
 
 
-def queries(expected: Expected, since: datetime, until: datetime) -> list[Query]:
-    def decisions(total: int, *, full: bool = True) -> Callable[[dict[str, Any]], str | None]:
-        def check(body: dict[str, Any]) -> str | None:
-            found = body["decisions"]["total"]
-            if found != total:
-                return f"decisions.total {found:,}, expected {total:,}"
-            if not full:
-                return None
-            verdicts, queue = body["verdicts"], body["queue"]
-            wanted = (
-                expected.verdicts,
-                expected.replaced,
-                expected.reviews - expected.reviews_judged,
-            )
-            got = (verdicts["count"], verdicts["replaced"], queue["open"])
-            if got != wanted:
-                return f"verdicts, replaced, open {got}, expected {wanted}"
-            return None
-
-        return check
-
-    def by_day(body: dict[str, Any]) -> str | None:
-        days = body["decisions"]["by_day"] or []
-        counted = sum(sum(day["machine"].values()) for day in days)
-        if not 365 <= len(days) <= 366 or counted != expected.total:
-            return f"{len(days)} days counting {counted:,} decisions"
-        return decisions(expected.total)(body)
-
-    def queue(body: dict[str, Any]) -> str | None:
-        items = body["items"]
-        if len(items) != 50:
-            return f"{len(items)} items"
-        first = items[0]["evaluation"]["id"]
-        return None if first == expected.oldest_open else f"first {first}, not the oldest open"
-
-    everything = decisions(expected.total)
+def queries(since: datetime, until: datetime) -> list[Query]:
     ranged = {"since": iso(since), "until": iso(until)}
     return [
-        Query(
-            "GET /stats?criteria_set=pipu", "/stats", {"criteria_set": SET}, everything, Scope(SET)
-        ),
+        Query("GET /stats?criteria_set=pipu", "/stats", {"criteria_set": SET}, Window()),
         Query(
             "GET /stats?criteria_set=pipu&bucket=day",
             "/stats",
             {"criteria_set": SET, "bucket": "day"},
-            by_day,
-            Scope(SET),
+            Window(),
             by_day=True,
         ),
         Query(
             "GET /stats?criteria_set=pipu&since=<90 days ago>&until=<30 days ago>",
             "/stats",
             {"criteria_set": SET, **ranged},
-            decisions(expected.in_range, full=False),
-            Scope(SET, since=since, until=until),
+            Window(since=since, until=until),
         ),
         Query(
             "GET /stats?criteria_set=pipu&version=1",
             "/stats",
             {"criteria_set": SET, "version": "1"},
-            everything,
-            Scope(SET, 1),
+            Window(version=1),
         ),
-        Query("GET /reviews?limit=50", "/reviews", {"limit": "50"}, queue),
+        Query("GET /reviews?limit=50", "/reviews", {"limit": "50"}, None),
     ]
+
+
+def check(query: Query, body: dict[str, Any], generated: Generated) -> str | None:
+    """What is wrong with the answer, if anything."""
+    if query.window is None:
+        items = body["items"]
+        if len(items) != 50:
+            return f"{len(items)} items"
+        first = items[0]["evaluation"]["id"]
+        return None if first == generated.oldest_open else f"first {first}, not the oldest open"
+    counts = generated.counts[query.window]
+    verdicts = body["verdicts"]
+    found = Counts(
+        body["decisions"]["total"], body["queue"]["open"], verdicts["count"], verdicts["replaced"]
+    )
+    if found != counts:
+        return f"counted {found}, generated {counts}"
+    if query.by_day:
+        days = body["decisions"]["by_day"] or []
+        per_day = sum(sum(day["machine"].values()) for day in days)
+        if not 365 <= len(days) <= 366 or per_day != counts.decisions:
+            return f"{len(days)} days counting {per_day:,} decisions"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,7 +598,7 @@ class Timing:
     problem: str | None
 
 
-def time_query(http: httpx.Client, query: Query, runs: int) -> Timing:
+def time_query(http: httpx.Client, query: Query, runs: int, generated: Generated) -> Timing:
     """One warm-up, then `runs` timed requests; the first problem found, if any."""
     problem = None
     times = []
@@ -584,7 +609,7 @@ def time_query(http: httpx.Client, query: Query, runs: int) -> Timing:
         if response.status_code != 200:
             problem = problem or f"status {response.status_code}: {response.text[:200]}"
         elif run == 0:
-            problem = query.check(response.json())
+            problem = check(query, response.json(), generated)
         if run:
             times.append(elapsed)
     return Timing(statistics.median(times), max(times), problem)
@@ -600,10 +625,10 @@ def explain(url: str, query: Query, everything: bool) -> None:
 
     event.listen(engine, "before_cursor_execute", record)
     with Session(engine) as session:
-        if query.scope is None:
+        if query.window is None:
             list_queue(session, Scope(), limit=50, cursor=None)
         else:
-            stats.compute(session, query.scope, by_day=query.by_day)
+            stats.compute(session, query.window.scope(), by_day=query.by_day)
     event.remove(engine, "before_cursor_execute", record)
     sqlite = engine.dialect.name == "sqlite"
     prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
@@ -634,55 +659,55 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=4_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20261202)
-    parser.add_argument("--explain", action="store_true", help="plans of every statement")
+    parser.add_argument("--explain", action="store_true", help="every statement's plan")
     args = parser.parse_args()
     if not 0 < judged_count(args.verdicts) <= args.verdicts <= args.decisions:
         sys.exit("--verdicts: at least 1, at most --decisions")
-    rng = random.Random(args.seed)
     now = datetime.now(UTC)
     since, until = now - timedelta(days=90), now - timedelta(days=30)
     print(f"# {args.db}: {args.decisions:,} decisions, {args.verdicts:,} verdicts")
     with stats_database(args.db) as url:
         key_id = key_id_of(os.environ["REFLEXE_BENCH_KEY"])
         assert key_id is not None
-        started = time.monotonic()
-        bases = base_rows(url, key_id, args.profiles, rng)
-        outcomes = {o: sum(b.row["decision"] == o for b in bases) for o in stats.OUTCOMES}
-        distinct = len({(b.row["decision"], b.row["statuses"]) for b in bases})
-        judged_s = time.monotonic() - started
-        print(
-            f"engine: {len(bases):,} profiles judged in {judged_s:.1f} s, {outcomes}, "
-            f"{distinct} distinct (decision, statuses)"
-        )
         engine = create_db_engine(Settings(database_url=url))
+        add_version_2(engine)
         started = time.monotonic()
-        expected = fill_decisions(
-            engine, bases, args.decisions, args.verdicts, now, since, until, rng
+        bases = base_rows(engine, key_id, args.profiles, args.seed)
+        judging_s = time.monotonic() - started
+        print(f"engine: {args.profiles:,} profiles judged by each version in {judging_s:.0f} s")
+        for version, rows in bases.items():
+            outcomes = {o: sum(b.row["decision"] == o for b in rows) for o in stats.OUTCOMES}
+            distinct = len({b.row["statuses"] for b in rows})
+            print(f"  version {version}: {outcomes}, {distinct} distinct statuses")
+        windows = [q.window for q in queries(since, until) if q.window is not None]
+        judged = set(
+            random.Random(args.seed).sample(range(args.decisions), judged_count(args.verdicts))
         )
+        started = time.monotonic()
+        generated = fill_decisions(engine, bases, args.decisions, judged, now, windows, args.seed)
         decisions_s = time.monotonic() - started
         started = time.monotonic()
-        fill_verdicts(engine, expected, args.verdicts, key_id, now, args.seed)
+        filled = fill_verdicts(engine, generated, args.verdicts, key_id, now, args.seed)
         verdicts_s = time.monotonic() - started
         engine.dispose()
         started = time.monotonic()
         analysed = analyse(url)
         analyse_s = time.monotonic() - started
         print(
-            f"filled: decisions {decisions_s:.0f} s ({args.decisions / decisions_s:,.0f}/s), "
-            f"verdicts {verdicts_s:.1f} s, {analysed} {analyse_s:.0f} s"
+            f"filled: {args.decisions:,} decisions in {decisions_s:.0f} s "
+            f"({args.decisions / decisions_s:,.0f}/s); {filled} in {verdicts_s:.1f} s; "
+            f"{analysed}: {analyse_s:.0f} s"
         )
         print(sizes(url))
+        target = ["app.main:create_app", "--factory"]
         timings = []
         with (
-            server(["app.main:create_app", "--factory"], {"REFLEXE_DATABASE_URL": url}, 1) as (
-                base,
-                _,
-            ),
+            server(target, {"REFLEXE_DATABASE_URL": url}, 1) as (base, _),
             httpx.Client(base_url=base, headers=auth_headers(), timeout=REQUEST_TIMEOUT_S) as http,
         ):
-            for query in queries(expected, since, until):
-                timings.append((query, time_query(http, query, args.runs)))
-        print("\n| request | median ms | max ms | check |\n|---|---:|---:|---|")
+            for query in queries(since, until):
+                timings.append((query, time_query(http, query, args.runs, generated)))
+        print(f"\n| request ({args.db}) | median ms | max ms | check |\n|---|---:|---:|---|")
         for query, timing in timings:
             over = " **over 1 s**" if timing.median_ms >= LIMIT_MS else ""
             print(

@@ -116,3 +116,23 @@ def test_links_carry_the_etag_from_one_change_to_the_next(client: TestClient) ->
     assert archived.status_code == 204
     stale = follow(client, created, "POST /criteria 201", "ArchiveCriteriaSet")
     assert stale.status_code == 412
+
+
+def test_links_lead_from_a_decision_to_its_verdicts(client: TestClient) -> None:
+    evaluated = client.post("/evaluate", json={"answers": {"pertinence": True}})
+    verdict = {"decision": "accept", "reason": "A likely client."}
+
+    given = follow(client, evaluated, "POST /evaluate 201", "PutVerdict", verdict)
+    assert given.status_code == 201, given.text
+    replaced = follow(client, given, "PUT /evaluations/{evaluation_id}/verdict 201",
+                      "ReplaceVerdict", {**verdict, "decision": "decline"})  # fmt: skip
+    assert (replaced.status_code, replaced.json()["sequence"]) == (200, 2), replaced.text
+    stale = follow(client, given, "PUT /evaluations/{evaluation_id}/verdict 201",
+                   "ReplaceVerdict", verdict)  # fmt: skip
+    assert stale.status_code == 412
+    read = follow(client, evaluated, "POST /evaluate 201", "GetEvaluation")
+    current = follow(client, read, "GET /evaluations/{evaluation_id} 200", "GetVerdict")
+    assert current.json() == replaced.json() == read.json()["verdict"]
+    history = follow(client, current, "GET /evaluations/{evaluation_id}/verdict 200",
+                     "ListVerdicts")  # fmt: skip
+    assert [v["sequence"] for v in history.json()["items"]] == [1, 2]

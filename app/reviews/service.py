@@ -14,10 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import utcnow
-from app.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from app.errors import (
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    field_path,
+)
 from app.etags import etag, if_match
 from app.evaluations.log import load_record
 from app.evaluations.models import VerdictPublic
+from app.jsonvalues import find_problem
 from app.reviews import repository
 from app.reviews.models import Verdict, VerdictCreate, VerdictCriterion, VerdictHistory, VerdictLeaf
 
@@ -32,6 +39,9 @@ def record(
     api_key_id: str | None,
 ) -> tuple[VerdictPublic, bool]:
     """Record a verdict on a stored decision; the verdict, and whether it is the first."""
+    found = find_problem(body.model_dump(exclude_none=True))  # U+0000, lone surrogates
+    if found is not None:
+        raise InvalidInput([(field_path(found[0]), found[1])])
     record = load_record(session, evaluation_id, None)
     current = repository.current(session, evaluation_id)
     _check_precondition(evaluation_id, current, if_match_header)

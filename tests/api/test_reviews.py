@@ -1,5 +1,6 @@
 """Human in the loop: verdicts, the review queue, the log's verdict filters, statistics."""
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -202,6 +203,30 @@ def test_a_bad_verdict_is_a_422_naming_the_field(
 
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"decision": "accept", "reason": "nul \u0000 here"}, "reason"),
+        ({"decision": "accept", "reason": "ok", "note": "\ud800"}, "note"),
+        ({"decision": "accept", "reason": "ok", "criteria": {"use\u0000ful": True}}, "criteria"),
+    ],
+)
+def test_text_no_database_can_store_is_a_422(
+    client: TestClient, triage: str, body: dict[str, Any], field: str
+) -> None:
+    decided = review_one(client)
+
+    response = client.put(
+        f"/evaluations/{decided['id']}/verdict",
+        content=json.dumps(body),
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"].startswith(field)
+    assert client.get(f"/evaluations/{decided['id']}/verdicts").json()["items"] == []
 
 
 def test_an_override_agrees_or_not(client: TestClient, triage: str) -> None:
