@@ -41,3 +41,39 @@ def test_two_puts_with_the_same_etag_one_wins(client: TestClient) -> None:
 
     versions = [v["version"] for v in client.get("/criteria/race/versions").json()["items"]]
     assert versions == list(range(1, ROUNDS + 2))
+
+
+def race(*calls: Any) -> list[int]:
+    """Run `calls` at once; their statuses, sorted."""
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int] = []
+
+    def run(call: Any) -> None:
+        barrier.wait()
+        statuses.append(call().status_code)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
+def test_two_verdicts_at_once_one_wins(client: TestClient) -> None:
+    """A first verdict and its replacement race as criteria sets do: one wins, none is lost."""
+    for _ in range(ROUNDS):
+        decided = client.post("/evaluate", json={"answers": {"pertinence": True}}).json()
+        path = f"/evaluations/{decided['id']}/verdict"
+
+        def give(decision: str, headers: dict[str, str], path: str = path) -> Any:
+            body = {"decision": decision, "reason": "a race"}
+            return lambda: client.put(path, json=body, headers=headers)
+
+        first = race(give("accept", {}), give("decline", {}))
+        replaced = race(give("accept", {"If-Match": '"v1"'}), give("decline", {"If-Match": '"v1"'}))
+
+        assert first == [201, 428]
+        assert replaced == [200, 412]
+        history = client.get(f"{path}s").json()["items"]
+        assert [(v["sequence"], v["current"]) for v in history] == [(1, False), (2, True)]
