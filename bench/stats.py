@@ -73,7 +73,7 @@ from app.evaluations.deciding import Budget, judge, prepare
 from app.evaluations.models import EvaluationRecord, EvaluationRequest
 from app.evaluations.writer import RowInsert
 from app.reviews import stats
-from app.reviews.models import Verdict, VerdictCriterion, VerdictLeaf
+from app.reviews.models import ReviewQueue, Verdict, VerdictCriterion, VerdictLeaf
 from app.reviews.queue import Scope, list_queue
 from app.reviews.service import leaf_name
 from app.settings import Settings
@@ -91,6 +91,7 @@ REQUEST_TIMEOUT_S = 120.0
 KEYS = ("pertinence", "interaction", "prescription", "utilite")
 _EVALUATION: Table = EvaluationRecord.__table__  # type: ignore[attr-defined]
 _VERDICT: Table = Verdict.__table__  # type: ignore[attr-defined]
+_QUEUE: Table = ReviewQueue.__table__  # type: ignore[attr-defined]
 _CRITERION: Table = VerdictCriterion.__table__  # type: ignore[attr-defined]
 _LEAF: Table = VerdictLeaf.__table__  # type: ignore[attr-defined]
 
@@ -350,7 +351,7 @@ def fill_decisions(
             assert driver is not None
             cursor = driver.cursor()
             for first in range(done, min(done + PER_TRANSACTION, count), CHUNK):
-                chunk = []
+                chunk, waiting = [], []
                 for number in range(first, min(first + CHUNK, count)):
                     made = start + step * (number + rng.random() * 0.99)
                     version = 1 if made < start + VERSION_1_DAYS else 2
@@ -362,6 +363,7 @@ def fill_decisions(
                         **base.row,
                         "id": identifier,
                         "created_at": made,
+                        "created_on": made.date(),
                         "subject_ref": ref,
                         "answer": answer,
                     }
@@ -371,11 +373,22 @@ def fill_decisions(
                         generated.judged[number] = (identifier, made, base)
                     elif is_open and generated.oldest_open is None:
                         generated.oldest_open = str(identifier)
+                    if is_open:  # as reviews.queue.Enqueue does
+                        waiting.append(
+                            {
+                                "evaluation_id": identifier,
+                                "criteria_set_slug": row["criteria_set_slug"],
+                                "criteria_set_version": version,
+                                "created_at": made,
+                            }
+                        )
                     for window, counts in generated.counts.items():
                         if window.holds(version, made):
                             counts.decisions += 1
                             counts.open += is_open
                 cursor.executemany(rows.sql, chunk)
+                if waiting:
+                    connection.execute(insert(_QUEUE), waiting)
             cursor.close()
         done = min(done + PER_TRANSACTION, count)
         if time.monotonic() - reported > 30:
@@ -541,8 +554,9 @@ class Query:
     by_day: bool = False
 
 
-def queries(since: datetime, until: datetime) -> list[Query]:
-    ranged = {"since": iso(since), "until": iso(until)}
+def queries(now: datetime) -> list[Query]:
+    since, until = now - timedelta(days=90), now - timedelta(days=30)
+    year = now - SPAN - timedelta(days=1)
     return [
         Query("GET /stats?criteria_set=pipu", "/stats", {"criteria_set": SET}, Window()),
         Query(
@@ -555,8 +569,15 @@ def queries(since: datetime, until: datetime) -> list[Query]:
         Query(
             "GET /stats?criteria_set=pipu&since=<90 days ago>&until=<30 days ago>",
             "/stats",
-            {"criteria_set": SET, **ranged},
+            {"criteria_set": SET, "since": iso(since), "until": iso(until)},
             Window(since=since, until=until),
+        ),
+        # Every decision, through a range: a client asking for the last year.
+        Query(
+            "GET /stats?criteria_set=pipu&since=<366 days ago>&until=<now>",
+            "/stats",
+            {"criteria_set": SET, "since": iso(year), "until": iso(now)},
+            Window(since=year, until=now),
         ),
         Query(
             "GET /stats?criteria_set=pipu&version=1",
@@ -623,29 +644,41 @@ def explain(url: str, query: Query, everything: bool) -> None:
     def record(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         seen.append((statement, parameters))
 
+    def run() -> float:
+        started = time.perf_counter()
+        with Session(engine) as session:
+            if query.window is None:
+                list_queue(session, Scope(), limit=50, cursor=None)
+            else:
+                stats.compute(session, query.window.scope(), by_day=query.by_day)
+        return time.perf_counter() - started
+
+    run()  # warm, as the timed requests were
     event.listen(engine, "before_cursor_execute", record)
-    with Session(engine) as session:
-        if query.window is None:
-            list_queue(session, Scope(), limit=50, cursor=None)
-        else:
-            stats.compute(session, query.window.scope(), by_day=query.by_day)
+    whole = run()
     event.remove(engine, "before_cursor_execute", record)
     sqlite = engine.dialect.name == "sqlite"
     prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
-    print(f"\n## {query.label}: {len(seen)} statements")
+    lines, statements = [], 0.0
     with engine.connect() as connection:
         for statement, parameters in seen:
             started = time.perf_counter()
             connection.exec_driver_sql(statement, parameters).fetchall()
             elapsed = time.perf_counter() - started
+            statements += elapsed
             one_line = re.sub(r"\s+", " ", statement)
-            print(f"{elapsed * 1000:8.1f} ms  {one_line[:160]}")
+            lines.append(f"{elapsed * 1000:8.1f} ms  {one_line[:160]}")
             if elapsed < SLOW_STATEMENT_S and not everything:
                 continue
-            print(f"    statement: {one_line}\n    parameters: {parameters}")
+            lines.append(f"    statement: {one_line}\n    parameters: {parameters}")
             for row in connection.exec_driver_sql(prefix + statement, parameters):
-                print(f"    {row[0]:>3} {row[1]:>3} {row[3]}" if sqlite else f"    {row[0]}")
+                lines.append(f"    {row[0]:>3} {row[1]:>3} {row[3]}" if sqlite else f"    {row[0]}")
     engine.dispose()
+    print(
+        f"\n## {query.label}\nin process: {whole * 1000:.0f} ms; its {len(seen)} statements, "
+        f"run again one by one: {statements * 1000:.0f} ms"
+    )
+    print("\n".join(lines))
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -664,7 +697,6 @@ def main() -> None:
     if not 0 < judged_count(args.verdicts) <= args.verdicts <= args.decisions:
         sys.exit("--verdicts: at least 1, at most --decisions")
     now = datetime.now(UTC)
-    since, until = now - timedelta(days=90), now - timedelta(days=30)
     print(f"# {args.db}: {args.decisions:,} decisions, {args.verdicts:,} verdicts")
     with stats_database(args.db) as url:
         key_id = key_id_of(os.environ["REFLEXE_BENCH_KEY"])
@@ -679,7 +711,7 @@ def main() -> None:
             outcomes = {o: sum(b.row["decision"] == o for b in rows) for o in stats.OUTCOMES}
             distinct = len({b.row["statuses"] for b in rows})
             print(f"  version {version}: {outcomes}, {distinct} distinct statuses")
-        windows = [q.window for q in queries(since, until) if q.window is not None]
+        windows = [q.window for q in queries(now) if q.window is not None]
         judged = set(
             random.Random(args.seed).sample(range(args.decisions), judged_count(args.verdicts))
         )
@@ -705,7 +737,7 @@ def main() -> None:
             server(target, {"REFLEXE_DATABASE_URL": url}, 1) as (base, _),
             httpx.Client(base_url=base, headers=auth_headers(), timeout=REQUEST_TIMEOUT_S) as http,
         ):
-            for query in queries(since, until):
+            for query in queries(now):
                 timings.append((query, time_query(http, query, args.runs, generated)))
         print(f"\n| request ({args.db}) | median ms | max ms | check |\n|---|---:|---:|---|")
         for query, timing in timings:

@@ -161,6 +161,7 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "answer": answer.decode(),
         "statuses": "".join(map(status_code, outcome.criteria)),
         "previous_id": None,
+        "created_on": created_at.date(),
     }
     return Decided(answer, outcome.decision.value, str(evaluation_id), row)
 

@@ -1,7 +1,7 @@
 """Evaluations: the decision log table and the evaluate API's models."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -44,9 +44,8 @@ class EvaluationRecord(SQLModel, table=True):
         Index("ix_evaluation_created_at_id", "created_at", "id"),
         Index("ix_evaluation_subject_ref_created_at", "subject_ref", "created_at"),
         Index("ix_evaluation_api_key_id_created_at", "api_key_id", "created_at"),
-        # The review queue, oldest first.
-        Index("ix_evaluation_decision_created_at_id", "decision", "created_at", "id"),
-        # Statistics read this index alone, never the rows (app.reviews.stats).
+        # Statistics read these two indexes alone, never the rows (app.reviews.stats): a
+        # whole set in the order its counts are grouped by, or a range of days.
         Index(
             "ix_evaluation_stats",
             "criteria_set_slug",
@@ -55,15 +54,24 @@ class EvaluationRecord(SQLModel, table=True):
             "statuses",
             "created_at",
         ),
+        Index(
+            "ix_evaluation_days",
+            "criteria_set_slug",
+            "created_on",
+            "decision",
+            "criteria_set_version",
+            "statuses",
+            "created_at",
+        ),
     )
 
     id: uuid.UUID = TableField(default_factory=uuid.uuid4, primary_key=True)
     criteria_version_id: int = TableField(foreign_key="criteria_version.id", index=True)
-    criteria_set_slug: str = TableField(max_length=64, index=True)
+    criteria_set_slug: str = TableField(max_length=64)
     criteria_set_version: int
     subject_ref: str | None = TableField(default=None, max_length=2048)
     subject_name: str | None = TableField(default=None, max_length=200)
-    decision: str = TableField(max_length=16, index=True)
+    decision: str = TableField(max_length=16)
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
     api_key_id: str | None = TableField(default=None, foreign_key="api_key.id", max_length=12)
     answers: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
@@ -74,6 +82,8 @@ class EvaluationRecord(SQLModel, table=True):
     statuses: str = TableField(max_length=2 * MAX_CRITERIA)
     # The subject's decision before this one under the same set (None: the first).
     previous_id: uuid.UUID | None = TableField(default=None)
+    # The day of `created_at`, in UTC: what statistics count per day.
+    created_on: date
 
 
 # --- API models ---------------------------------------------------------------

@@ -25,6 +25,7 @@ from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRequest
 from app.evaluations.writer import Answered, DecisionWriter, Refused, Step, Stored
 from app.idempotency.service import Idempotent, Replay
+from app.reviews.queue import Enqueue
 
 STALE_RETRIES = 3
 CPU_THREADS = 2
@@ -150,6 +151,8 @@ async def _settle(
             steps.append(Link(decided.rows))
         if idempotent is not None:
             steps.append(idempotent.remember(partial(_kept, decided.respond)))
+        if decided.rows:
+            steps.append(Enqueue(decided.rows))  # last: it writes, and never answers
         if not steps:
             if not decided.checks or await evaluator.freshness.are_current(decided.checks):
                 return decided.respond()

@@ -55,6 +55,33 @@ class Verdict(SQLModel, table=True):
         return VerdictPublic.model_validate(self, from_attributes=True)
 
 
+class ReviewQueue(SQLModel, table=True):
+    """A stored `review` decision that has no verdict yet: the queue holds these alone.
+
+    Written with the decision, in the writer's transaction (`reviews.queue.Enqueue`), and
+    deleted with its first verdict, so that the queue and its statistics never walk the
+    decisions already reviewed. Its id is the decision's (no foreign key: the row is
+    written in the transaction, just before the decision's own).
+    """
+
+    __tablename__ = "review_queue"
+    __table_args__ = (
+        Index("ix_review_queue_created_at", "created_at", "evaluation_id"),
+        Index(
+            "ix_review_queue_scope",
+            "criteria_set_slug",
+            "criteria_set_version",
+            "created_at",
+            "evaluation_id",
+        ),
+    )
+
+    evaluation_id: uuid.UUID = TableField(primary_key=True)
+    criteria_set_slug: str = TableField(max_length=64)
+    criteria_set_version: int
+    created_at: datetime = TableField(sa_type=UTCDateTime)
+
+
 class VerdictCriterion(SQLModel, table=True):
     """One criterion a verdict judged, next to what the machine found."""
 

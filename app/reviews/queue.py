@@ -1,17 +1,23 @@
-"""The review queue: stored `review` decisions without a verdict, oldest first."""
+"""The review queue: stored `review` decisions without a verdict, oldest first.
+
+`ReviewQueue` holds them alone: a decision enters it when stored, and leaves it with its
+first verdict. The scope of the queue and of the statistics (`Scope`) is defined here.
+"""
 
 import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_
 from sqlmodel import Session, col, select
 
 from app.criteria.models import CriteriaVersion
 from app.evaluations.log import decode_cursor, encode_cursor
 from app.evaluations.models import EvaluationPublic, EvaluationRecord
-from app.reviews.models import ReviewBecause, ReviewItem, ReviewPage, Verdict
+from app.reviews.models import ReviewBecause, ReviewItem, ReviewPage, ReviewQueue
 
 REVIEW = "review"
 
@@ -39,35 +45,59 @@ class Scope:
         return conditions
 
     def of_decisions(self) -> list[ColumnElement[bool]]:
+        """The scope's conditions on the log; a time range is also a range of days, so
+        that the database can read just those days of `ix_evaluation_days`."""
         e = EvaluationRecord
-        return self.of(e.criteria_set_slug, e.criteria_set_version, e.created_at)
+        conditions = self.of(e.criteria_set_slug, e.criteria_set_version, e.created_at)
+        if self.since is not None:
+            conditions.append(col(e.created_on) >= self.since.date())
+        if self.until is not None:
+            conditions.append(col(e.created_on) <= self.until.date())
+        return conditions
 
 
-def waiting(scope: Scope) -> ColumnElement[bool]:
-    """The condition of a decision in the queue: `review`, no verdict, within `scope`."""
-    return and_(
-        col(EvaluationRecord.decision) == REVIEW,
-        ~exists().where(col(Verdict.evaluation_id) == col(EvaluationRecord.id)),
-        *scope.of_decisions(),
-    )
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """A step of the decision writer: the unit's `review` decisions enter the queue.
+
+    It writes and never answers or refuses, so it runs after the steps that may (the
+    writer stops at the first that does, and the unit then stores nothing).
+    """
+
+    rows: Sequence[dict[str, Any]]
+
+    def run(self, connection: Connection) -> None:
+        waiting = [
+            {
+                "evaluation_id": row["id"],
+                "criteria_set_slug": row["criteria_set_slug"],
+                "criteria_set_version": row["criteria_set_version"],
+                "created_at": row["created_at"],
+            }
+            for row in self.rows
+            if row["decision"] == REVIEW
+        ]
+        if waiting:
+            connection.execute(_ENQUEUE, waiting)
+        return None
 
 
 def list_queue(session: Session, scope: Scope, *, limit: int, cursor: str | None) -> ReviewPage:
-    statement = select(EvaluationRecord).where(waiting(scope))
+    q = ReviewQueue
+    statement = (
+        select(EvaluationRecord)
+        .join(q, col(q.evaluation_id) == col(EvaluationRecord.id))
+        .where(*scope.of(q.criteria_set_slug, q.criteria_set_version, q.created_at))
+    )
     if cursor:
         created_at, last_id = decode_cursor(cursor)
         statement = statement.where(
             or_(
-                col(EvaluationRecord.created_at) > created_at,
-                and_(
-                    col(EvaluationRecord.created_at) == created_at,
-                    col(EvaluationRecord.id) > last_id,
-                ),
+                col(q.created_at) > created_at,
+                and_(col(q.created_at) == created_at, col(q.evaluation_id) > last_id),
             )
         )
-    statement = statement.order_by(
-        col(EvaluationRecord.created_at), col(EvaluationRecord.id)
-    ).limit(limit + 1)
+    statement = statement.order_by(col(q.created_at), col(q.evaluation_id)).limit(limit + 1)
     records = list(session.exec(statement))
     page, more = records[:limit], len(records) > limit
     review_at = _review_at(session, {record.criteria_version_id for record in page})
@@ -75,6 +105,11 @@ def list_queue(session: Session, scope: Scope, *, limit: int, cursor: str | None
         items=[_item(record, review_at[record.criteria_version_id]) for record in page],
         next_cursor=encode_cursor(page[-1]) if more else None,
     )
+
+
+def leave(session: Session, evaluation_id: uuid.UUID) -> None:
+    """The decision leaves the queue (it has a verdict). Flushes; the caller commits."""
+    session.exec(delete(ReviewQueue).where(col(ReviewQueue.evaluation_id) == evaluation_id))
 
 
 def _item(record: EvaluationRecord, review_at: float | None) -> ReviewItem:
@@ -102,12 +137,14 @@ def _review_at(session: Session, version_ids: set[int]) -> dict[int, float | Non
     }
 
 
-def oldest(session: Session, scope: Scope) -> datetime | None:
-    """When the oldest decision in the queue was made; None if it is empty."""
-    statement = (
-        select(EvaluationRecord.created_at)
-        .where(waiting(scope))
-        .order_by(col(EvaluationRecord.created_at))
-        .limit(1)
+def waiting(session: Session, scope: Scope) -> tuple[int, datetime | None]:
+    """How many decisions wait in `scope`, and when the oldest was made."""
+    q = ReviewQueue
+    statement = select(func.count(), func.min(q.created_at)).where(
+        *scope.of(q.criteria_set_slug, q.criteria_set_version, q.created_at)
     )
-    return session.exec(statement).first()
+    count, first = session.exec(statement).one()
+    return count, first
+
+
+_ENQUEUE = insert(ReviewQueue.__table__)  # type: ignore[attr-defined]

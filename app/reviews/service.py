@@ -27,6 +27,7 @@ from app.evaluations.models import VerdictPublic
 from app.jsonvalues import find_problem
 from app.reviews import repository
 from app.reviews.models import Verdict, VerdictCreate, VerdictCriterion, VerdictHistory, VerdictLeaf
+from app.reviews.queue import leave
 
 REVIEW = "review"
 
@@ -77,6 +78,7 @@ def record(
     criteria, leaves = _judged(verdict.id, judged, machine)
     try:
         repository.add(session, verdict, criteria, leaves, replaces=current)
+        leave(session, evaluation_id)
         session.commit()
     except IntegrityError:
         # Another verdict on this decision was recorded meanwhile (PostgreSQL: the unique

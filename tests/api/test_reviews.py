@@ -323,6 +323,18 @@ def test_the_queue_lists_reviews_without_verdict_oldest_first(
     assert because == {"unknown": ["relevant", "useful"], "in_band": True, "review_at": 1.0}
 
 
+def test_a_replayed_review_enters_the_queue_once(client: TestClient, triage: str) -> None:
+    body = {"criteria_set": "triage", "answers": {"relevant": True}}
+    headers = {"Idempotency-Key": "once"}
+
+    sent = [client.post("/evaluate", json=body, headers=headers) for _ in range(3)]
+
+    assert {response.json()["id"] for response in sent} == {sent[0].json()["id"]}
+    queue = client.get("/reviews").json()["items"]
+    assert [item["evaluation"]["id"] for item in queue] == [sent[0].json()["id"]]
+    assert client.get("/stats", params={"criteria_set": "triage"}).json()["queue"]["open"] == 1
+
+
 def test_the_queue_pages_with_a_cursor(client: TestClient, triage: str) -> None:
     made = [review_one(client)["id"] for _ in range(5)]
 

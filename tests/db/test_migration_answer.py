@@ -136,10 +136,12 @@ def test_verdicts_revision_completes_old_answers_and_back(engine: Engine) -> Non
     migrate(engine, VERDICTS)
 
     with engine.connect() as connection:
-        answer, statuses, previous = connection.execute(
-            text("SELECT answer, statuses, previous_id FROM evaluation")
+        answer, statuses, previous, day = connection.execute(
+            text("SELECT answer, statuses, previous_id, created_on FROM evaluation")
         ).one()
         assert connection.execute(text("SELECT count(*) FROM verdict")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM review_queue")).scalar_one() == 0
+    assert str(day) == "2026-11-25"
     document = json.loads(answer)
     assert list(document)[-4:] == ["previous_id", "changes", "verdict", "final_decision"]
     assert (document["previous_id"], document["changes"], document["verdict"]) == (None,) * 3

@@ -47,6 +47,7 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "answer": '{"decision": "accept"}',
         "statuses": "+a",
         "previous_id": None,
+        "created_on": utcnow().date(),
         **overrides,
     }
 
