@@ -19,17 +19,19 @@ from sqlalchemy import Connection, Table, bindparam, func, select
 from app.evaluations.models import EvaluationRecord
 
 _EVALUATION: Table = EvaluationRecord.__table__  # type: ignore[attr-defined]
-_MISSING = object()
+_MET = {"+": True, "-": False, "?": None}
 
 
 @dataclass(frozen=True, slots=True)
 class Previous:
-    """What linking needs of a subject's last decision: its attributes and answer, as JSON
-    text or as read (parsed only if another decision of the subject follows)."""
+    """What linking needs of a subject's last decision, as stored (its attributes as JSON
+    text or as read: parsed only if another decision of the subject follows)."""
 
     id: Any
     attributes: str | dict[str, Any]
-    answer: str | dict[str, Any]
+    decision: str
+    version_id: int
+    statuses: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +52,35 @@ class Link:
             previous = latest.get(key)
             if previous is not None:
                 answer = json.loads(row["answer"])
+                was = _statuses(connection, previous, row["criteria_version_id"], answer)
                 answer["previous_id"] = str(previous.id)
-                answer["changes"] = changes(previous, json.loads(row["attributes"]), answer)
+                answer["changes"] = changes(previous, was, json.loads(row["attributes"]), answer)
                 row["previous_id"] = previous.id
                 row["answer"] = to_json(answer).decode()
-            latest[key] = Previous(row["id"], row["attributes"], row["answer"])
+            latest[key] = Previous(
+                row["id"],
+                row["attributes"],
+                row["decision"],
+                row["criteria_version_id"],
+                row["statuses"],
+            )
         return None
 
 
 def changes(
-    previous: Previous, attributes: dict[str, Any], answer: dict[str, Any]
+    previous: Previous,
+    was: dict[str, bool | None],
+    attributes: dict[str, Any],
+    answer: dict[str, Any],
 ) -> dict[str, Any]:
-    """What differs between `previous` and a decision's attributes and answer: the JSON of
-    a `Changes`. Criteria are compared by key; one that only one of them has is left out."""
-    before, previous_answer = _as_dict(previous.attributes), _as_dict(previous.answer)
+    """What differs between `previous` (whose criteria were `was`, by key) and a decision's
+    attributes and answer: the JSON of a `Changes`. A criterion only one has is left out."""
+    before = _as_dict(previous.attributes)
     changed = sorted(
         name
         for name in before.keys() | attributes.keys()
-        if _canonical(before.get(name, _MISSING)) != _canonical(attributes.get(name, _MISSING))
+        if name not in before or name not in attributes or not _same(before[name], attributes[name])
     )
-    was = {criterion["key"]: criterion["met"] for criterion in previous_answer["criteria"]}
     flips = [
         {"key": criterion["key"], "was": was[criterion["key"]], "now": criterion["met"]}
         for criterion in answer["criteria"]
@@ -78,13 +89,34 @@ def changes(
     return {
         "attributes": changed,
         "criteria": flips,
-        "decision": previous_answer["decision"] != answer["decision"],
+        "decision": previous.decision != answer["decision"],
     }
 
 
-def _canonical(value: Any) -> str | None:
-    """A value as comparable JSON text (in Python `1 == True == 1.0`; in JSON they differ)."""
-    return None if value is _MISSING else json.dumps(value, sort_keys=True)
+def _same(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same JSON (in Python `1 == True == 1.0`)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict | list):
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return bool(a == b)
+
+
+def _statuses(
+    connection: Connection, previous: Previous, version_id: int, answer: dict[str, Any]
+) -> dict[str, bool | None]:
+    """Whether each criterion of `previous` was met, by key. Decided with the same version
+    (`version_id`), its statuses are read in this decision's order; with another, from its
+    stored answer."""
+    if previous.version_id == version_id:
+        keys = [criterion["key"] for criterion in answer["criteria"]]
+        return {key: _MET[previous.statuses[2 * i]] for i, key in enumerate(keys)}
+    stored = connection.execute(_ANSWER, {"id": previous.id}).scalar_one()
+    return {criterion["key"]: criterion["met"] for criterion in json.loads(stored)["criteria"]}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def _latest(connection: Connection, refs: set[str]) -> dict[tuple[str, str], Previous]:
@@ -93,17 +125,15 @@ def _latest(connection: Connection, refs: set[str]) -> dict[tuple[str, str], Pre
     if not ids:
         return {}
     return {
-        (row.criteria_set_slug, row.subject_ref): Previous(row.id, row.attributes, row.answer)
+        (row.criteria_set_slug, row.subject_ref): Previous(
+            row.id, row.attributes, row.decision, row.criteria_version_id, row.statuses
+        )
         for row in connection.execute(_BY_ID, {"ids": ids})
     }
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else dict(value)
-
-
 # Built once. The ranking reads the subject index and ids only; the rows are read after,
-# and only those that are some subject's last.
+# and only those that are some subject's last, without their answers.
 _e = _EVALUATION.c
 _ranked = (
     select(
@@ -119,6 +149,13 @@ _ranked = (
     .subquery()
 )
 _LATEST_IDS = select(_ranked.c.id).where(_ranked.c.rank == 1)
-_BY_ID = select(_e.id, _e.criteria_set_slug, _e.subject_ref, _e.attributes, _e.answer).where(
-    _e.id.in_(bindparam("ids", expanding=True))
-)
+_BY_ID = select(
+    _e.id,
+    _e.criteria_set_slug,
+    _e.subject_ref,
+    _e.attributes,
+    _e.decision,
+    _e.criteria_version_id,
+    _e.statuses,
+).where(_e.id.in_(bindparam("ids", expanding=True)))
+_ANSWER = select(_e.answer).where(_e.id == bindparam("id"))

@@ -534,6 +534,26 @@ def test_a_decision_links_to_the_subjects_previous_one(client: TestClient, triag
     assert client.get(f"/evaluations/{third['id']}").json() == third
 
 
+def test_a_new_version_of_the_set_still_links_by_criterion_key(
+    client: TestClient, triage: str
+) -> None:
+    ref = "https://example.org/in/fay"
+    first = decide(client, {"relevant": True, "useful": False}, ref=ref)
+    replaced = make_criteria_set(
+        "triage",
+        criteria=[make_criterion("useful"), make_criterion("relevant"), make_criterion("new")],
+        review_at=1,
+    )
+    body = {k: v for k, v in replaced.items() if k != "slug"}
+    assert client.put("/criteria/triage", json=body, headers={"If-Match": '"v1"'}).is_success
+
+    second = decide(client, {"relevant": True, "useful": True, "new": True}, ref=ref)
+
+    assert second["criteria_set"]["version"] == 2
+    assert second["previous_id"] == first["id"]
+    assert second["changes"]["criteria"] == [{"key": "useful", "was": False, "now": True}]
+
+
 def test_only_the_same_subject_under_the_same_set_is_linked(
     client: TestClient, triage: str
 ) -> None:
