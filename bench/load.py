@@ -283,7 +283,7 @@ def breakdown() -> None:
         decided = [judge(prepare(r, resolved, budget), None) for r in requests]  # type: ignore[arg-type]
         decide = time.perf_counter() - started
 
-        rows = [d.row for d in decided]
+        rows = [d.row for d in decided if d.row is not None]
 
         async def store() -> float:
             writer.start()
@@ -346,27 +346,37 @@ def server(target: list[str], env: dict[str, str], workers: int) -> Iterator[tup
 
 
 @contextlib.contextmanager
-def fresh_database(kind: str) -> Iterator[str]:
+def fresh_database(kind: str, name: str = "reflexe_bench") -> Iterator[str]:
+    """An empty database of `kind`, as its URL: a temporary SQLite file, or the PostgreSQL
+    database `name`, created for the run and dropped after it."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db"
         return
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    drop()
     with admin.connect() as connection:
-        connection.execute(text('DROP DATABASE IF EXISTS "reflexe_bench" WITH (FORCE)'))
-        connection.execute(text('CREATE DATABASE "reflexe_bench"'))
-    admin.dispose()
-    yield make_url(POSTGRES_URL).set(database="reflexe_bench").render_as_string(hide_password=False)
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        drop()
+        admin.dispose()
 
 
 @contextlib.contextmanager
-def migrated_database(kind: str) -> Iterator[str]:
-    """A fresh database of `kind`, migrated and seeded, as its URL.
+def migrated_database(kind: str, name: str = "reflexe_bench") -> Iterator[str]:
+    """A fresh database of `kind` (`fresh_database`), migrated and seeded, as its URL.
 
     It holds one admin API key, put in REFLEXE_BENCH_KEY for wrk and `auth_headers()`: the
     benchmarks measure requests as they are made in production, key check included.
     """
-    with fresh_database(kind) as url:
+    with fresh_database(kind, name) as url:
         env = {**os.environ, "REFLEXE_DATABASE_URL": url, "REFLEXE_SECRET_KEY": BENCH_SECRET}
         created = subprocess.run(
             [sys.executable, "-m", "app", "keys", "create", "--role", "admin", "--name", "bench"],

@@ -41,24 +41,21 @@ all). Every loop is bounded in count or time, and talks to 127.0.0.1 only.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -77,7 +74,7 @@ from app.reviews.models import ReviewQueue, Verdict, VerdictCriterion, VerdictLe
 from app.reviews.queue import Scope, list_queue
 from app.reviews.service import leaf_name
 from app.settings import Settings
-from bench.load import BENCH_SECRET, POSTGRES_URL, auth_headers, migrated_database, server
+from bench.load import auth_headers, migrated_database, server
 
 DATABASE = "reflexe_bench_stats"
 SET = "pipu"
@@ -140,54 +137,6 @@ LOCATIONS = (
 )
 FLAVOURS = ("growth & digital", "ventes B2B", "santé", "open source", "BTP", "freelance")
 SKILLS = ("Marketing", "Growth", "Python", "SQL", "Vente", "Management", "Comptabilité")
-
-
-# --- the database -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def stats_database(kind: str) -> Iterator[str]:
-    """A fresh migrated database of `kind` holding one admin key, as its URL.
-
-    SQLite: bench/load.py's temporary file. PostgreSQL: `reflexe_bench_stats`, created for
-    the run and dropped after it (bench/load.py's `reflexe_bench` is left alone).
-    """
-    if kind == "sqlite":
-        with migrated_database("sqlite") as url:
-            yield url
-        return
-    admin = create_engine(
-        make_url(POSTGRES_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-
-    drop()
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    url = make_url(POSTGRES_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    try:
-        create_admin_key(url)
-        yield url
-    finally:
-        drop()
-        admin.dispose()
-
-
-def create_admin_key(url: str) -> None:
-    """Migrate `url` and create an admin key in it (`reflexe keys create`), as load.py does."""
-    env = {**os.environ, "REFLEXE_DATABASE_URL": url, "REFLEXE_SECRET_KEY": BENCH_SECRET}
-    created = subprocess.run(
-        [sys.executable, "-m", "app", "keys", "create", "--role", "admin", "--name", "bench"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    os.environ["REFLEXE_BENCH_KEY"] = created.stdout.strip()
 
 
 # --- the rows ------------------------------------------------------------------------------
@@ -698,7 +647,7 @@ def main() -> None:
         sys.exit("--verdicts: at least 1, at most --decisions")
     now = datetime.now(UTC)
     print(f"# {args.db}: {args.decisions:,} decisions, {args.verdicts:,} verdicts")
-    with stats_database(args.db) as url:
+    with migrated_database(args.db, DATABASE) as url:
         key_id = key_id_of(os.environ["REFLEXE_BENCH_KEY"])
         assert key_id is not None
         engine = create_db_engine(Settings(database_url=url))
