@@ -10,6 +10,11 @@ def get_set(session: Session, slug: str) -> CriteriaSet | None:
     return session.exec(select(CriteriaSet).where(CriteriaSet.slug == slug)).first()
 
 
+def slugs(session: Session, *, limit: int) -> list[str]:
+    """The first `limit` sets' slugs, in order."""
+    return list(session.exec(select(CriteriaSet.slug).order_by(CriteriaSet.slug).limit(limit)))
+
+
 def has_any_set(session: Session) -> bool:
     return session.exec(select(CriteriaSet.id).limit(1)).first() is not None
 

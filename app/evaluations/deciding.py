@@ -65,9 +65,12 @@ class Decided:
     row: dict[str, Any] | None
 
     def body(self) -> bytes:
-        """The answer to send: the stored row's once stored (`linking` may have completed
-        it with the subject's previous decision)."""
-        return self.answer if self.row is None else self.row["answer"].encode()
+        """The answer to send: the stored row's, if `linking` completed it with the subject's
+        previous decision."""
+        if self.row is None or self.row["previous_id"] is None:
+            return self.answer
+        answer: str = self.row["answer"]
+        return answer.encode()
 
 
 Drafts = dict[str, tuple[CriteriaDefinition, int]]

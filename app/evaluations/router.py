@@ -1,7 +1,7 @@
 """HTTP routes for evaluation and the decision log: /evaluate, /evaluations."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 
@@ -38,6 +38,17 @@ evaluate_router = APIRouter(
     tags=["evaluations"], responses=problem_responses(401, 403, 429, 503), route_class=LeanRoute
 )
 JSON = "application/json"
+
+
+def _link(operation_id: str, description: str) -> dict[str, Any]:
+    """An OpenAPI link to `operation_id`, for the decision this response holds."""
+    return {
+        "operationId": operation_id,
+        "parameters": {"path.evaluation_id": "$response.body#/id"},
+        "description": description,
+    }
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -60,16 +71,10 @@ IdempotencyKey = Annotated[
             "description": "Decided and stored.",
             "headers": {"Location": {"schema": {"type": "string"}}},
             "links": {
-                "GetEvaluation": {
-                    "operationId": "get_evaluation",
-                    "parameters": {"path.evaluation_id": "$response.body#/id"},
-                    "description": "Read the stored decision back from the log.",
-                },
-                "PutVerdict": {
-                    "operationId": "put_verdict",
-                    "parameters": {"path.evaluation_id": "$response.body#/id"},
-                    "description": "Give the decision a human verdict.",
-                },
+                "GetEvaluation": _link(
+                    "get_evaluation", "Read the stored decision back from the log."
+                ),
+                "PutVerdict": _link("put_verdict", "Give the decision a human verdict."),
             },
         },
         **problem_responses(400, 404, 409, 413, 422, 503),
@@ -205,16 +210,8 @@ def list_evaluations(
     responses={
         200: {
             "links": {
-                "GetVerdict": {
-                    "operationId": "get_verdict",
-                    "parameters": {"path.evaluation_id": "$response.body#/id"},
-                    "description": "Read the decision's current verdict.",
-                },
-                "ListVerdicts": {
-                    "operationId": "list_verdicts",
-                    "parameters": {"path.evaluation_id": "$response.body#/id"},
-                    "description": "Every verdict on the decision.",
-                },
+                "GetVerdict": _link("get_verdict", "Read the decision's current verdict."),
+                "ListVerdicts": _link("list_verdicts", "Every verdict on the decision."),
             }
         },
         **problem_responses(404, 422),

@@ -4,13 +4,11 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
-from sqlmodel import Session, select
 
 from app.auth.dependencies import ReaderKey, ReviewerKey, ReviewReaderKey
 from app.auth.guard import Principal
 from app.auth.models import Role
-from app.criteria.models import CriteriaSet, Slug
-from app.errors import InvalidInput, NotFound
+from app.criteria.models import Slug
 from app.etags import if_match_docs
 from app.evaluations.models import IsoDateTime, VerdictPublic
 from app.problems import problem_responses
@@ -156,24 +154,5 @@ def get_stats(
     ] = None,
 ) -> Stats:
     """Decisions by outcome, each criterion's statuses, and where people disagree with them."""
-    slug = _stats_set(session, criteria_set)
-    scope = Scope(slug, version, since, until)
+    scope = Scope(stats.set_of(session, criteria_set), version, since, until)
     return stats.compute(session, scope, by_day=bucket == "day")
-
-
-def _stats_set(session: Session, criteria_set: str | None) -> str:
-    if criteria_set is not None:
-        found = session.exec(select(CriteriaSet.slug).where(CriteriaSet.slug == criteria_set))
-        if found.first() is None:
-            raise NotFound(f"No criteria set '{criteria_set}'.")
-        return criteria_set
-    slugs = list(session.exec(select(CriteriaSet.slug).order_by(CriteriaSet.slug).limit(11)))
-    if len(slugs) == 1:
-        return slugs[0]
-    if not slugs:
-        raise NotFound("There is no criteria set yet.")
-    listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
-    raise InvalidInput(
-        [("criteria_set", f"required when several sets exist (here: {listed})")],
-        location="query",
-    )

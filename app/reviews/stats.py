@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, cast, func
 from sqlmodel import Session, col, select
 
+from app.criteria import repository as criteria_repository
 from app.criteria.models import CriteriaSet, CriteriaVersion
 from app.db import utcnow
+from app.errors import InvalidInput, NotFound
 from app.evaluations.models import EvaluationRecord
 from app.reviews.models import (
     CriterionCounts,
@@ -38,6 +40,25 @@ HUMAN = ("accept", "decline")
 _MET = {"+": "met", "-": "not_met", "?": "unknown"}
 _SOURCE = {"a": "answer", "r": "rules", "n": "none"}
 MOST_LEAVES = 100
+
+
+def set_of(session: Session, criteria_set: str | None) -> str:
+    """The set the statistics are about: `criteria_set` (404 if unknown), or else the only
+    one; 422 naming the parameter when several exist."""
+    if criteria_set is not None:
+        if criteria_repository.get_set(session, criteria_set) is None:
+            raise NotFound(f"No criteria set '{criteria_set}'.")
+        return criteria_set
+    slugs = criteria_repository.slugs(session, limit=11)
+    if len(slugs) == 1:
+        return slugs[0]
+    if not slugs:
+        raise NotFound("There is no criteria set yet.")
+    listed = ", ".join(slugs[:10]) + (", ..." if len(slugs) > 10 else "")
+    raise InvalidInput(
+        [("criteria_set", f"required when several sets exist (here: {listed})")],
+        location="query",
+    )
 
 
 def compute(session: Session, scope: Scope, *, by_day: bool = False) -> Stats:
