@@ -28,6 +28,7 @@ from app.evaluations.service import CPU_THREADS, Evaluator
 from app.evaluations.writer import DecisionWriter
 from app.idempotency import service as idempotency
 from app.migrate import prepare_database
+from app.reviews.queue import Enqueue
 from app.settings import Settings
 
 logger = logging.getLogger("reflexe")
@@ -96,6 +97,7 @@ class Runtime:
                 Budget(settings.max_evaluation_cost, settings.max_request_cost),
                 anyio.CapacityLimiter(CPU_THREADS),
                 Freshness(registry),
+                stored_steps=(Enqueue,),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),

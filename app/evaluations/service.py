@@ -25,7 +25,6 @@ from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRequest
 from app.evaluations.writer import Answered, DecisionWriter, Refused, Step, Stored
 from app.idempotency.service import Idempotent, Replay
-from app.reviews.queue import Enqueue
 
 STALE_RETRIES = 3
 CPU_THREADS = 2
@@ -45,6 +44,9 @@ class Evaluator:
     budget: Budget
     threads: anyio.CapacityLimiter
     freshness: Freshness
+    # What other packages write with every stored unit, in its transaction, given its rows
+    # (the review queue); they run last: they write, and never answer instead.
+    stored_steps: tuple[Callable[[list[dict[str, Any]]], Step], ...] = ()
 
     async def in_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(work, *args, limiter=self.threads)
@@ -152,7 +154,7 @@ async def _settle(
         if idempotent is not None:
             steps.append(idempotent.remember(partial(_kept, decided.respond)))
         if decided.rows:
-            steps.append(Enqueue(decided.rows))  # last: it writes, and never answers
+            steps.extend(step(decided.rows) for step in evaluator.stored_steps)
         if not steps:
             if not decided.checks or await evaluator.freshness.are_current(decided.checks):
                 return decided.respond()
