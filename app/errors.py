@@ -16,6 +16,7 @@ knows the web framework: `app.problems` renders them as HTTP answers.
     ├── PayloadTooLarge (413)
     ├── HeadersTooLarge (431)     refused by the HTTP server (app.server)
     ├── InvalidInput (422)        names every faulty field
+    │   └── FailingCases          a criteria set's test cases fail, each one listed
     ├── TooManyRequests (429)     with Retry-After
     └── ServiceUnavailable (503)  with Retry-After
 """
@@ -36,6 +37,20 @@ class FieldError(BaseModel):
     message: str = Field(description="What is wrong with it.")
 
 
+class CaseOutcome(BaseModel):
+    decision: str = Field(description="The decision.")
+    met: dict[str, bool | None] = Field(description="Per criterion key: met, not met or null.")
+
+
+class CaseFailure(BaseModel):
+    """A test case of a criteria set that does not get what it expects."""
+
+    index: int = Field(description="Position of the case in `cases`.")
+    name: str = Field(description="The case's name.")
+    expected: CaseOutcome = Field(description="What the case expects (only what it names).")
+    actual: CaseOutcome = Field(description="What the set decides, for what the case names.")
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
@@ -46,6 +61,9 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The request path.")
     errors: list[FieldError] | None = Field(
         default=None, description="For validation problems: every faulty field."
+    )
+    cases: list[CaseFailure] | None = Field(
+        default=None, description="For failing test cases: each one, expected and actual."
     )
 
 
@@ -72,7 +90,11 @@ class ReflexeError(Exception):
             detail=self.detail,
             instance=instance,
             errors=self.errors(),
+            cases=self.cases(),
         )
+
+    def cases(self) -> list[CaseFailure] | None:
+        return None
 
 
 class Unauthorized(ReflexeError):
@@ -184,6 +206,42 @@ class InvalidInput(ReflexeError):
 
     def errors(self) -> list[FieldError]:
         return self.field_errors
+
+
+class FailingCases(InvalidInput):
+    """A criteria set whose test cases do not all pass: nothing is saved."""
+
+    problem_type = "urn:reflexe:problem:failing-cases"
+    title = "Test cases fail"
+
+    def __init__(self, failures: Sequence[CaseFailure], prefix: str = "") -> None:
+        super().__init__([(f"{prefix}cases[{f.index}]", _failure_message(f)) for f in failures])
+        self.failures = list(failures)
+        self.detail = (
+            f"{len(self.failures)} test case(s) fail: "
+            + ", ".join(repr(f.name) for f in self.failures)
+            + "; nothing was saved."
+        )
+
+    def cases(self) -> list[CaseFailure]:
+        return self.failures
+
+
+_STATUS_WORDS = {True: "met", False: "not met", None: "unknown"}
+
+
+def _failure_message(failure: CaseFailure) -> str:
+    """`expected accept, got review; utilite: expected met, got unknown`."""
+    parts = []
+    expected, actual = failure.expected, failure.actual
+    if expected.decision != actual.decision:
+        parts.append(f"expected {expected.decision}, got {actual.decision}")
+    parts.extend(
+        f"{key}: expected {_STATUS_WORDS[value]}, got {_STATUS_WORDS[actual.met.get(key)]}"
+        for key, value in expected.met.items()
+        if actual.met.get(key) is not value
+    )
+    return f"case '{failure.name}': " + "; ".join(parts)
 
 
 def field_path(loc: Sequence[str | int]) -> str:

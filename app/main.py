@@ -17,6 +17,7 @@ from app import __version__
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.redaction import install_redaction
 from app.auth.router import router as keys_router
+from app.changes.router import router as changes_router
 from app.criteria.router import router as criteria_router
 from app.criteria.rules_schema import RULE_SCHEMAS
 from app.docs import install_docs
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluations_router)
     app.include_router(reviews_router)
     app.include_router(criteria_router)
+    app.include_router(changes_router)
     app.include_router(keys_router)
     app.include_router(health_router)
     install_docs(app)

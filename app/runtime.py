@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from app.auth import service as auth_service
 from app.auth.guard import KeyGuard
+from app.changes.jobs import ImpactJobs
 from app.criteria.freshness import Freshness
 from app.criteria.registry import CriteriaRegistry
 from app.db import begin_immediately, create_db_engine
@@ -59,6 +60,7 @@ class Runtime:
     writer: DecisionWriter
     evaluator: Evaluator
     batch_slots: BatchSlots
+    impact_jobs: ImpactJobs
     housekeeping: "asyncio.Task[None]"
 
     @classmethod
@@ -100,6 +102,7 @@ class Runtime:
                 stored_steps=(Enqueue,),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),
+            impact_jobs=ImpactJobs(engine, write_engine),
             housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
         )
         writer.start()
@@ -111,6 +114,7 @@ class Runtime:
         # A purge under way finishes (its thread cannot be cancelled) before the engine goes.
         await asyncio.gather(self.housekeeping, return_exceptions=True)
         await self.writer.stop()
+        self.impact_jobs.stop()
         self.guard.close()
         self.engine.dispose()
 

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         ge=10_000,
         description="Cost units one request may spend, a batch's items together; 413 beyond.",
     )
+    impact_sync_limit: int = Field(
+        default=20_000,
+        ge=0,
+        description="Decisions an impact report replays while the caller waits; a larger "
+        "window is a job to poll (202).",
+    )
     max_concurrent_batches: int = Field(
         default=4,
         ge=1,

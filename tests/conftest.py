@@ -21,6 +21,8 @@ POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "impact_job",
+    "criteria_pending_case",
     "review_queue",
     "verdict_leaf",
     "verdict_criterion",

@@ -1,5 +1,6 @@
 """Criteria sets: stored tables and the API's request and response models."""
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,8 +20,9 @@ from sqlmodel import SQLModel
 
 from app.criteria.rules_schema import CONDITION_REF, LITERAL_SCHEMAS
 from app.db import JSONColumn, UTCDateTime, utcnow
-from app.engine import Mode, UnknownMode
+from app.engine import Decision, Mode, UnknownMode
 from app.jsonvalues import REQUEST_MODEL
+from app.profiles import Answer, AnswerKey, ProfileAttributes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
@@ -32,6 +34,7 @@ Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2
 MAX_CRITERIA = 50
 MAX_VERSION = 1_000_000  # far above any real history, within every integer column
 MAX_PARAMS = 100
+MAX_CASES = 200
 
 RuleTree = Annotated[dict[str, Any], WithJsonSchema(CONDITION_REF)]
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -79,6 +82,9 @@ class CriteriaSet(SQLModel, table=True):
     slug: str = TableField(max_length=64, unique=True)
     current_version: int
     is_default: bool = False
+    # The version that every stored evaluation is also decided with, unseen by callers.
+    shadow_version: int | None = None
+    shadow_since: datetime | None = TableField(default=None, sa_type=UTCDateTime)
     archived_at: datetime | None = TableField(default=None, sa_type=UTCDateTime)
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -100,6 +106,29 @@ class CriteriaVersion(SQLModel, table=True):
     params: dict[str, Any] = TableField(
         default_factory=dict, sa_column=Column(JSONColumn, nullable=False)
     )
+    cases: list[dict[str, Any]] = TableField(
+        default_factory=list, sa_column=Column(JSONColumn, nullable=False)
+    )
+    # What the cases reach, per criterion, worked out when the version was saved.
+    coverage: list[dict[str, Any]] = TableField(
+        default_factory=list, sa_column=Column(JSONColumn, nullable=False)
+    )
+    created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PendingCase(SQLModel, table=True):
+    """A case made from a stored decision (POST /evaluations/{id}/case), waiting to join
+    the set's next version: every version saved checks it, and the next current one keeps it."""
+
+    __tablename__ = "criteria_pending_case"
+    __table_args__ = (UniqueConstraint("criteria_set_id", "name"),)
+
+    id: int | None = TableField(default=None, primary_key=True)
+    criteria_set_id: int = TableField(foreign_key="criteria_set.id", index=True)
+    name: str = TableField(max_length=120)
+    case: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
+    evaluation_id: uuid.UUID
+    api_key_id: str | None = TableField(default=None, max_length=12)
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -156,6 +185,42 @@ class PolicySpec(BaseModel):
     )
 
 
+class CaseExpectation(BaseModel):
+    """What a case expects: only what it names is checked."""
+
+    model_config = REQUEST_MODEL
+
+    decision: Decision = Field(description="The decision expected.")
+    met: dict[Slug, bool | None] = Field(
+        default_factory=dict,
+        max_length=MAX_CRITERIA,
+        description="Per criterion key: expected met (true), not met (false) or unknown (null).",
+    )
+
+
+class CaseSpec(BaseModel):
+    """A test case: a profile and what the set must decide about it. Every version saved
+    runs its cases first; one that fails blocks the save."""
+
+    model_config = REQUEST_MODEL
+
+    name: ShortText = Field(description="Unique in the set; names the case in reports.")
+    answers: dict[AnswerKey, Answer] = Field(
+        default_factory=dict,
+        max_length=MAX_CRITERIA,
+        description="Direct answers, as in POST /evaluate.",
+    )
+    attributes: ProfileAttributes = Field(
+        default_factory=ProfileAttributes,
+        description="Profile attributes, as in POST /evaluate.",
+    )
+    expect: CaseExpectation
+
+    def profile(self) -> dict[str, Any]:
+        """The attributes given: a null one is a missing one, to the rules as to the hash."""
+        return self.attributes.model_dump(mode="json", exclude_none=True)
+
+
 class CriteriaContent(BaseModel):
     """The content of a criteria set, as sent to create or replace it."""
 
@@ -173,6 +238,11 @@ class CriteriaContent(BaseModel):
         max_length=MAX_PARAMS,
         description="Named values (industries, keywords, thresholds) that rules refer to "
         'with `{"param": "name"}`, so targets change without rewriting rules.',
+    )
+    cases: list[CaseSpec] = Field(
+        default_factory=list,
+        max_length=MAX_CASES,
+        description="Test cases: each must pass for the version to be saved.",
     )
 
 
@@ -197,15 +267,46 @@ class CriteriaSetReplace(CriteriaContent):
     archived_at: datetime | None = Field(
         default=None, description="Ignored: see DELETE and POST /criteria/{slug}/restore."
     )
+    content_hash: str | None = Field(default=None, description="Ignored: worked out by the server.")
+    coverage: list[Any] | None = Field(
+        default=None, description="Ignored: worked out by the server."
+    )
+    shadow_version: int | None = Field(
+        default=None, description="Ignored: see PUT /criteria/{slug}/shadow."
+    )
+    pending_cases: list[Any] | None = Field(
+        default=None, description="Ignored: see POST /evaluations/{id}/case."
+    )
+
+
+class CriterionCoverage(BaseModel):
+    key: str = Field(description="The criterion's key.")
+    met: bool = Field(description="Whether a case finds it met.")
+    not_met: bool = Field(description="Whether a case finds it not met.")
+    unknown: bool = Field(description="Whether a case finds it unknown.")
 
 
 class CriteriaVersionPublic(CriteriaSetCreate):
     version: int = Field(description="Version number, from 1.")
     created_at: datetime = Field(description="When this version was stored.")
+    content_hash: str = Field(
+        description="`sha256:` and the hex digest of the version's canonical content (RFC "
+        "8785 JSON of everything but the server's fields): the same file gives the same hash."
+    )
+    coverage: list[CriterionCoverage] = Field(
+        description="Per criterion, which statuses the version's cases reach."
+    )
 
 
 class CriteriaSetPublic(CriteriaVersionPublic):
     is_default: bool = Field(description="Whether evaluations that name no set use this one.")
+    shadow_version: int | None = Field(
+        default=None, description="The version shadowing this one on live traffic, if any."
+    )
+    pending_cases: list[CaseSpec] = Field(
+        default_factory=list,
+        description="Cases made from stored decisions, which the next version saved must pass.",
+    )
     archived_at: datetime | None = Field(
         default=None, description="When the set was archived; archived sets cannot evaluate."
     )

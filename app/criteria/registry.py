@@ -28,6 +28,7 @@ class SetState:
     current_version: int
     is_default: bool
     is_archived: bool
+    shadow_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class ResolvedCriteria:
     definition: CriteriaDefinition
     is_pinned: bool
     via_default: bool
+    # The set's shadow version and its definition: stored evaluations are decided by it too.
+    shadow: tuple[int, CriteriaDefinition] | None = None
 
     def is_current(self, states: dict[int, SetState]) -> bool:
         """Whether an evaluation made with this version may still be stored."""
@@ -86,6 +89,12 @@ class CriteriaRegistry:
         version = self._versions.get((state.id, wanted))
         if version is None:
             raise NeedsLoading
+        shadow = None
+        if state.shadow_version is not None and state.shadow_version != wanted:
+            shadowing = self._versions.get((state.id, state.shadow_version))
+            if shadowing is None:
+                raise NeedsLoading
+            shadow = (state.shadow_version, shadowing[1])
         return ResolvedCriteria(
             set_id=state.id,
             slug=slug,
@@ -94,6 +103,7 @@ class CriteriaRegistry:
             definition=version[1],
             is_pinned=number is not None,
             via_default=via_default,
+            shadow=shadow,
         )
 
     def load(self, slug: str | None, number: int | None) -> ResolvedCriteria:
@@ -108,19 +118,26 @@ class CriteriaRegistry:
             if state is None:
                 raise NotFound(f"No criteria set '{slug}'.") from None
             wanted = number or state.current_version
-            row = connection.execute(
-                select(_VERSIONS).where(
-                    _VERSIONS.c.criteria_set_id == state.id, _VERSIONS.c.version == wanted
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"Criteria set '{state.slug}' has no version {wanted}.")
-            definition = compile_definition(row.criteria, row.policy, row.params)
-            with self._lock:
-                if len(self._versions) >= self._max_versions:
-                    self._versions = {}
-                self._versions = {**self._versions, (state.id, wanted): (row.id, definition)}
+            self._load_version(connection, state, wanted)
+            if state.shadow_version is not None:
+                self._load_version(connection, state, state.shadow_version)
         return self.resolve(slug, number)
+
+    def _load_version(self, connection: Connection, state: SetState, number: int) -> None:
+        if (state.id, number) in self._versions:
+            return
+        row = connection.execute(
+            select(_VERSIONS).where(
+                _VERSIONS.c.criteria_set_id == state.id, _VERSIONS.c.version == number
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"Criteria set '{state.slug}' has no version {number}.")
+        definition = compile_definition(row.criteria, row.policy, row.params)
+        with self._lock:
+            if len(self._versions) >= self._max_versions:
+                self._versions = {}
+            self._versions = {**self._versions, (state.id, number): (row.id, definition)}
 
     def refresh(self, connection: Connection | None = None) -> dict[int, SetState]:
         """Re-read every set's state (one small query) and adopt it."""
@@ -147,11 +164,17 @@ def read_states(connection: Connection) -> dict[int, SetState]:
             _SETS.c.current_version,
             _SETS.c.is_default,
             _SETS.c.archived_at,
+            _SETS.c.shadow_version,
         )
     )
     return {
         row.id: SetState(
-            row.id, row.slug, row.current_version, row.is_default, row.archived_at is not None
+            row.id,
+            row.slug,
+            row.current_version,
+            row.is_default,
+            row.archived_at is not None,
+            row.shadow_version,
         )
         for row in rows
     }

@@ -1,9 +1,9 @@
 """Every query on criteria sets and their versions. Helpers flush; callers commit."""
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from app.criteria.models import CriteriaSet, CriteriaVersion
+from app.criteria.models import CriteriaSet, CriteriaVersion, PendingCase
 
 
 def get_set(session: Session, slug: str) -> CriteriaSet | None:
@@ -51,12 +51,44 @@ def list_versions(session: Session, set_id: int) -> list[CriteriaVersion]:
     )
 
 
-def advance_version(session: Session, criteria_set: CriteriaSet, expected: int) -> bool:
-    """Move the set to version `expected + 1` unless another writer got there first."""
+def latest_version(session: Session, set_id: int) -> int:
+    """The set's highest version number: the current one, or a shadow's draft after it."""
+    latest = session.exec(
+        select(func.max(CriteriaVersion.version)).where(CriteriaVersion.criteria_set_id == set_id)
+    ).one()
+    return latest or 0
+
+
+def list_pending(session: Session, set_id: int) -> list[PendingCase]:
+    return list(
+        session.exec(
+            select(PendingCase)
+            .where(PendingCase.criteria_set_id == set_id)
+            .order_by(col(PendingCase.id))
+        ).all()
+    )
+
+
+def get_pending(session: Session, set_id: int, name: str) -> PendingCase | None:
+    return session.exec(
+        select(PendingCase).where(PendingCase.criteria_set_id == set_id, PendingCase.name == name)
+    ).first()
+
+
+def delete_pending(session: Session, pending: list[PendingCase]) -> None:
+    for case in pending:
+        session.delete(case)
+    session.flush()
+
+
+def advance_version(
+    session: Session, criteria_set: CriteriaSet, expected: int, number: int
+) -> bool:
+    """Make `number` the set's current version unless another writer changed it first."""
     result = session.exec(
         update(CriteriaSet)
         .where(col(CriteriaSet.id) == criteria_set.id, col(CriteriaSet.current_version) == expected)
-        .values(current_version=expected + 1)
+        .values(current_version=number)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

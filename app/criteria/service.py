@@ -4,7 +4,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.criteria import repository
+from app.criteria.cases import check_cases, coverage, failures, run_cases
+from app.criteria.files import content_hash, content_of
 from app.criteria.models import (
+    CaseSpec,
     CriteriaContent,
     CriteriaSet,
     CriteriaSetCreate,
@@ -12,6 +15,8 @@ from app.criteria.models import (
     CriteriaSetReplace,
     CriteriaVersion,
     CriteriaVersionPublic,
+    CriterionCoverage,
+    PendingCase,
 )
 from app.criteria.seed import PIPU
 from app.db import utcnow
@@ -19,6 +24,7 @@ from app.engine import CriteriaDefinition, InvalidDefinition, compile_definition
 from app.errors import (
     Conflict,
     CriteriaSetArchived,
+    FailingCases,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -55,10 +61,23 @@ def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefi
         raise InvalidInput([(prefix + path, message) for path, message in exc.problems]) from exc
 
 
+def build_version(
+    content: CriteriaContent, prefix: str = ""
+) -> tuple[CriteriaDefinition, list[CriterionCoverage]]:
+    """Compile `content` and run its cases: 422 naming each problem, or each failing case."""
+    definition = build_definition(content, prefix)
+    check_cases(content.cases, definition, prefix)
+    runs = run_cases(content.cases, definition)
+    failed = failures(runs)
+    if failed:
+        raise FailingCases(failed, prefix)
+    return definition, coverage(runs, definition)
+
+
 def list_sets(session: Session, *, include_archived: bool = False) -> list[CriteriaSetPublic]:
     """The current version of every set, by slug."""
     return [
-        _public(criteria_set, version)
+        _public(session, criteria_set, version)
         for criteria_set, version in repository.list_current(
             session, include_archived=include_archived
         )
@@ -68,12 +87,12 @@ def list_sets(session: Session, *, include_archived: bool = False) -> list[Crite
 def get_set(session: Session, slug: str) -> CriteriaSetPublic:
     """The current version of a set, archived or not."""
     criteria_set = _load(session, slug)
-    return _public(criteria_set, _current_version(session, criteria_set))
+    return _public(session, criteria_set, _current_version(session, criteria_set))
 
 
 def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
     """Store a new set as version 1; the first set ever stored becomes the default."""
-    build_definition(body)
+    _, covered = build_version(body)
     if repository.get_set(session, body.slug) is not None:
         raise Conflict(f"A criteria set with slug '{body.slug}' already exists.")
     criteria_set = CriteriaSet(
@@ -82,12 +101,12 @@ def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
     session.add(criteria_set)
     try:
         session.flush()
-        version = _add_version(session, criteria_set, body, 1)
+        version = _add_version(session, criteria_set, body, 1, covered)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(f"A criteria set with slug '{body.slug}' already exists.") from exc
-    return _public(criteria_set, version)
+    return _public(session, criteria_set, version)
 
 
 def replace_set(
@@ -98,21 +117,24 @@ def replace_set(
         raise InvalidInput(
             [("slug", f"this set's slug is '{slug}', not '{body.slug}'; a slug never changes")]
         )
-    build_definition(body)
     criteria_set = _load(session, slug)
     _check_if_match(if_match, criteria_set)
     _ensure_active(criteria_set)
+    content, pending = _with_pending(session, criteria_set, body)
+    _, covered = build_version(content)
     current = criteria_set.current_version
-    if not repository.advance_version(session, criteria_set, current):
+    number = _next_number(session, criteria_set)
+    if not repository.advance_version(session, criteria_set, current, number):
         raise _stale(slug)
     try:
-        version = _add_version(session, criteria_set, body, current + 1)
+        version = _add_version(session, criteria_set, content, number, covered)
+        repository.delete_pending(session, pending)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise _stale(slug) from exc
     session.refresh(criteria_set)
-    return _public(criteria_set, version)
+    return _public(session, criteria_set, version)
 
 
 def restore_set(session: Session, slug: str) -> CriteriaSetPublic:
@@ -123,7 +145,7 @@ def restore_set(session: Session, slug: str) -> CriteriaSetPublic:
         session.add(criteria_set)
         session.commit()
         session.refresh(criteria_set)
-    return _public(criteria_set, _current_version(session, criteria_set))
+    return _public(session, criteria_set, _current_version(session, criteria_set))
 
 
 def archive_set(session: Session, slug: str, if_match: str | None) -> None:
@@ -152,7 +174,7 @@ def make_default(session: Session, slug: str) -> CriteriaSetPublic:
             session.rollback()
             raise Conflict("The default set changed concurrently; try again.") from exc
         session.refresh(criteria_set)
-    return _public(criteria_set, _current_version(session, criteria_set))
+    return _public(session, criteria_set, _current_version(session, criteria_set))
 
 
 def list_versions(session: Session, slug: str) -> list[CriteriaVersionPublic]:
@@ -203,19 +225,87 @@ def _current_version(session: Session, criteria_set: CriteriaSet) -> CriteriaVer
     return _load_version(session, criteria_set, criteria_set.current_version)
 
 
+def save_candidate(
+    session: Session, criteria_set: CriteriaSet, body: CriteriaContent
+) -> CriteriaVersion:
+    """Store `body` as the set's next version without making it current (a shadow's
+    draft); the pending cases are checked too, and stay pending. The caller commits."""
+    _ensure_active(criteria_set)
+    content, _ = _with_pending(session, criteria_set, body)
+    _, covered = build_version(content)
+    try:
+        return _add_version(
+            session, criteria_set, content, _next_number(session, criteria_set), covered
+        )
+    except IntegrityError as exc:
+        session.rollback()
+        raise _stale(criteria_set.slug) from exc
+
+
+def load_set(session: Session, slug: str) -> CriteriaSet:
+    """The set by slug; 404 if there is none."""
+    return _load(session, slug)
+
+
+def load_version(session: Session, criteria_set: CriteriaSet, number: int) -> CriteriaVersion:
+    """One version of the set; 404 if it has none by that number."""
+    return _load_version(session, criteria_set, number)
+
+
+def content_of_version(version: CriteriaVersion) -> CriteriaContent:
+    """A stored version's content, as the API validates it."""
+    return CriteriaContent.model_validate(
+        {
+            "name": version.name,
+            "description": version.description,
+            "locale": version.locale,
+            "criteria": version.criteria,
+            "policy": version.policy,
+            "params": version.params,
+            "cases": version.cases,
+        }
+    )
+
+
+def _with_pending(
+    session: Session, criteria_set: CriteriaSet, body: CriteriaContent
+) -> tuple[CriteriaContent, list[PendingCase]]:
+    """`body` with the set's pending cases added (a case of the body's with the same name
+    replaces one), and the pending rows it takes up."""
+    assert criteria_set.id is not None
+    pending = repository.list_pending(session, criteria_set.id)
+    if not pending:
+        return body, []
+    names = {case.name for case in body.cases}
+    added = [CaseSpec.model_validate(p.case) for p in pending if p.name not in names]
+    return body.model_copy(update={"cases": [*body.cases, *added]}), pending
+
+
+def _next_number(session: Session, criteria_set: CriteriaSet) -> int:
+    assert criteria_set.id is not None
+    return repository.latest_version(session, criteria_set.id) + 1
+
+
 def _add_version(
-    session: Session, criteria_set: CriteriaSet, body: CriteriaContent, number: int
+    session: Session,
+    criteria_set: CriteriaSet,
+    body: CriteriaContent,
+    number: int,
+    covered: list[CriterionCoverage],
 ) -> CriteriaVersion:
     assert criteria_set.id is not None
+    content = content_of(body)
     version = CriteriaVersion(
         criteria_set_id=criteria_set.id,
         version=number,
-        name=body.name,
-        description=body.description,
-        locale=body.locale,
-        criteria=[c.model_dump(mode="json") for c in body.criteria],
-        policy=body.policy.model_dump(mode="json"),
-        params=body.params,
+        name=content["name"],
+        description=content["description"],
+        locale=content["locale"],
+        criteria=content["criteria"],
+        policy=content["policy"],
+        params=content["params"],
+        cases=content["cases"],
+        coverage=[c.model_dump() for c in covered],
     )
     session.add(version)
     session.flush()
@@ -243,24 +333,26 @@ def _ensure_active(criteria_set: CriteriaSet) -> None:
 
 
 def _version_public(slug: str, version: CriteriaVersion) -> CriteriaVersionPublic:
-    return CriteriaVersionPublic.model_validate(
-        {
-            "slug": slug,
-            "version": version.version,
-            "name": version.name,
-            "description": version.description,
-            "locale": version.locale,
-            "criteria": version.criteria,
-            "policy": version.policy,
-            "params": version.params,
-            "created_at": version.created_at,
-        }
+    content = content_of_version(version)
+    return CriteriaVersionPublic(
+        slug=slug,
+        **dict(content),
+        version=version.version,
+        created_at=version.created_at,
+        content_hash=content_hash(slug, content),
+        coverage=[CriterionCoverage.model_validate(c) for c in version.coverage],
     )
 
 
-def _public(criteria_set: CriteriaSet, version: CriteriaVersion) -> CriteriaSetPublic:
+def _public(
+    session: Session, criteria_set: CriteriaSet, version: CriteriaVersion
+) -> CriteriaSetPublic:
+    assert criteria_set.id is not None
+    pending = repository.list_pending(session, criteria_set.id)
     return CriteriaSetPublic(
-        **_version_public(criteria_set.slug, version).model_dump(),
+        **dict(_version_public(criteria_set.slug, version)),
         is_default=criteria_set.is_default,
         archived_at=criteria_set.archived_at,
+        shadow_version=criteria_set.shadow_version,
+        pending_cases=[CaseSpec.model_validate(p.case) for p in pending],
     )

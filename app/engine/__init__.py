@@ -18,7 +18,7 @@ from app.engine.model import (
     Source,
     UnknownMode,
 )
-from app.engine.policy import evaluate
+from app.engine.policy import evaluate, replay
 from app.engine.rules import Evidence, Rule
 from app.engine.validation import find_problems
 
@@ -42,4 +42,5 @@ __all__ = [
     "evaluate",
     "find_problems",
     "profile_cost",
+    "replay",
 ]

@@ -67,6 +67,7 @@ class CriteriaDefinition:
     policy: Policy
     params: Mapping[str, Any] = field(default_factory=dict)
     required: tuple[Criterion, ...] = field(init=False)
+    keys: frozenset[str] = field(init=False)
     leaves: tuple[Leaf, ...] = field(init=False)
     # The outcomes worked out so far, by statuses in criteria order (see policy.evaluate).
     outcomes: dict[tuple[bool | None, ...], Outcome] = field(
@@ -75,6 +76,7 @@ class CriteriaDefinition:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required", tuple(c for c in self.criteria if c.required))
+        object.__setattr__(self, "keys", frozenset(c.key for c in self.criteria))
         rules = [c.rules for c in self.criteria if c.rules is not None]
         object.__setattr__(
             self, "leaves", tuple(leaf for rule in rules for leaf in leaves_of(rule))

@@ -24,11 +24,13 @@ from app.engine import (
     check_budget,
     draft_cost,
     profile_cost,
+    replay,
 )
 from app.engine import evaluate as run_engine
 from app.errors import InvalidInput, ReflexeError, field_path
-from app.evaluations.models import MAX_EXTRA_ATTRIBUTES, EvaluationRequest
-from app.jsonvalues import MAX_PROFILE_VALUES, find_problem
+from app.evaluations.models import EvaluationRequest
+from app.jsonvalues import find_problem
+from app.profiles import check_answer_keys, check_attributes
 
 _REQUEST = TypeAdapter(EvaluationRequest)
 
@@ -165,11 +167,30 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         "statuses": "".join(map(status_code, outcome.criteria)),
         "previous_id": None,
         "created_on": created_at.date(),
+        **_shadowed(resolved, request, prepared.profile),
     }
     return Decided(answer, outcome.decision.value, str(evaluation_id), row)
 
 
 _MET = {True: "+", False: "-", None: "?"}
+_NO_SHADOW = {"shadow_version": None, "shadow_decision": None, "shadow_statuses": None}
+
+
+def _shadowed(
+    resolved: ResolvedCriteria, request: EvaluationRequest, profile: dict[str, Any]
+) -> dict[str, Any]:
+    """The shadow version's decision, if the set has one: one more engine run, without
+    reasons or evidence, stored and never answered. Answers to criteria it lacks are
+    left out."""
+    if resolved.shadow is None:
+        return _NO_SHADOW
+    number, definition = resolved.shadow
+    decision, statuses = replay(definition, request.answers, profile)
+    return {
+        "shadow_version": number,
+        "shadow_decision": decision.value,
+        "shadow_statuses": "".join(_MET[status] for status in statuses),
+    }
 
 
 def status_code(result: CriterionResult) -> str:
@@ -201,42 +222,18 @@ def _draft(
 def _check_inputs(
     request: EvaluationRequest, definition: CriteriaDefinition, resolved: ResolvedCriteria | None
 ) -> None:
-    keys = {criterion.key for criterion in definition.criteria}
-    unknown = [key for key in request.answers if key not in keys]
-    if unknown:
-        where = (
-            "the inline criteria"
-            if resolved is None
-            else f"criteria set '{resolved.slug}' version {resolved.version}"
-        )
-        raise InvalidInput(
-            [
-                (
-                    f"answers.{key}",
-                    f"{where} has no criterion '{key}' (it has: {', '.join(sorted(keys))})",
-                )
-                for key in unknown
-            ]
-        )
+    where = (
+        "the inline criteria"
+        if resolved is None
+        else f"criteria set '{resolved.slug}' version {resolved.version}"
+    )
+    check_answer_keys(request.answers, definition.keys, where, ("answers",))
+    check_attributes(request.attributes, ("attributes",))
     subject = request.subject
-    attributes = request.attributes
-    # The attributes as received (before any dump walks them): free-form, so checked here.
-    raw = {name: getattr(attributes, name) for name in attributes.model_fields_set}
-    found = find_problem(raw, ("attributes",), MAX_PROFILE_VALUES)
-    if found is None and subject is not None:
+    if subject is not None:
         found = find_problem({"ref": subject.ref, "name": subject.name}, ("subject",))
-    if found is not None:
-        raise InvalidInput([(field_path(found[0]), found[1])])
-    extra = attributes.model_extra or {}
-    if len(extra) > MAX_EXTRA_ATTRIBUTES:
-        raise InvalidInput(
-            [
-                (
-                    "attributes",
-                    f"at most {MAX_EXTRA_ATTRIBUTES} attributes beyond the documented ones",
-                )
-            ]
-        )
+        if found is not None:
+            raise InvalidInput([(field_path(found[0]), found[1])])
 
 
 def _outcome(result: CriterionResult) -> dict[str, Any]:

@@ -105,7 +105,12 @@ def _with(answer: str, verdict: Verdict) -> str:
 
 
 def encode_cursor(record: EvaluationRecord) -> str:
-    raw = json.dumps([record.created_at.isoformat(), str(record.id)]).encode()
+    return encode_position(record.created_at, record.id)
+
+
+def encode_position(created_at: datetime, evaluation_id: uuid.UUID) -> str:
+    """An opaque cursor for a place in the log's order, `(created_at, id)`."""
+    raw = json.dumps([created_at.isoformat(), str(evaluation_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlalchemy import Text as TextColumn
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -26,6 +26,7 @@ from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 from app.errors import Problem
 from app.jsonvalues import REQUEST_MODEL
+from app.profiles import AnswerKey, ProfileAttributes
 
 # --- table ------------------------------------------------------------------
 
@@ -63,6 +64,19 @@ class EvaluationRecord(SQLModel, table=True):
             "statuses",
             "created_at",
         ),
+        # The shadow's report reads this index alone, and only shadowed decisions enter it.
+        Index(
+            "ix_evaluation_shadow",
+            "criteria_set_slug",
+            "shadow_version",
+            "criteria_set_version",
+            "decision",
+            "shadow_decision",
+            "statuses",
+            "shadow_statuses",
+            sqlite_where=text("shadow_version IS NOT NULL"),
+            postgresql_where=text("shadow_version IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = TableField(default_factory=uuid.uuid4, primary_key=True)
@@ -84,14 +98,16 @@ class EvaluationRecord(SQLModel, table=True):
     previous_id: uuid.UUID | None = TableField(default=None)
     # The day of `created_at`, in UTC: what statistics count per day.
     created_on: date
+    # The set's shadow version, if one was active, and what it decided: never told to the
+    # caller. Its statuses are one character a criterion (`+`, `-`, `?`), in its order.
+    shadow_version: int | None = None
+    shadow_decision: str | None = TableField(default=None, max_length=16)
+    shadow_statuses: str | None = TableField(default=None, max_length=MAX_CRITERIA)
 
 
 # --- API models ---------------------------------------------------------------
 
-MAX_EXTRA_ATTRIBUTES = 100
-
 SubjectRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 def _iso_8601(value: object) -> object:
@@ -129,45 +145,6 @@ class Subject(BaseModel):
     )
     name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="Display name."
-    )
-
-
-Text = Annotated[str, StringConstraints(max_length=5000)]
-Count = Annotated[int, Field(ge=0)]
-
-
-class ProfileAttributes(BaseModel):
-    """Raw profile attributes that criterion rules judge. Every field is optional and other
-    attributes are allowed; rules read any of them, nested ones by dotted path."""
-
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-
-    headline: Text | None = Field(default=None, description="The profile's headline.")
-    current_title: Text | None = Field(default=None, description="Current job title.")
-    company: Text | None = Field(default=None, description="Current company.")
-    industry: Text | None = Field(default=None, description="Industry, as the network names it.")
-    location: Text | None = Field(default=None, description="City or region, as displayed.")
-    country: Text | None = Field(default=None, description="Country name or ISO code.")
-    connections: Count | None = Field(default=None, description="Number of connections.")
-    followers: Count | None = Field(default=None, description="Number of followers.")
-    mutual_connections: Count | None = Field(
-        default=None, description="Connections shared with me."
-    )
-    shared_groups: Count | None = Field(default=None, description="Groups shared with me.")
-    shared_schools: Count | None = Field(default=None, description="Schools shared with me.")
-    skills: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
-        default=None, max_length=500, description="Listed skills."
-    )
-    has_message: bool | None = Field(
-        default=None, description="Whether the invitation came with a note."
-    )
-    message: Text | None = Field(default=None, description="The invitation's note.")
-    met_in_person: bool | None = Field(default=None, description="Whether we have met.")
-    engaged_with_my_posts: bool | None = Field(
-        default=None, description="Whether the person has reacted to or commented my posts."
-    )
-    posts_last_90_days: Count | None = Field(
-        default=None, description="Posts the person published in the last 90 days."
     )
 
 

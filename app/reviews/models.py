@@ -12,8 +12,9 @@ from sqlmodel import SQLModel
 
 from app.criteria.models import MAX_CRITERIA
 from app.db import JSONColumn, UTCDateTime, utcnow
-from app.evaluations.models import AnswerKey, EvaluationPublic, VerdictPublic
+from app.evaluations.models import EvaluationPublic, VerdictPublic
 from app.jsonvalues import REQUEST_MODEL
+from app.profiles import AnswerKey
 
 # --- tables -----------------------------------------------------------------
 

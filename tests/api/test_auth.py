@@ -26,6 +26,8 @@ def protected_operations(client: TestClient) -> list[tuple[str, str]]:
         "{version}": "1",
         "{key_id}": "0123456789ab",
         "{evaluation_id}": "01a21575-af78-76c7-9d61-81b91b010867",
+        "{job_id}": "01a21575-af78-76c7-9d61-81b91b010867",
+        "{name}": "x",
     }
     found = []
     for path, operations in document["paths"].items():
@@ -43,7 +45,7 @@ def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
     operations = protected_operations(client)
     anonymous = TestClient(client.app, raise_server_exceptions=False)
 
-    assert len(operations) == 23
+    assert len(operations) == 30
     assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
     for method, path in operations:
         response = anonymous.request(method, path)
@@ -91,7 +93,8 @@ def test_a_key_is_never_accepted_in_the_query_string(client: TestClient, admin_k
     assert "Authorization header" in with_header.json()["detail"]
 
 
-UNKNOWN = "/evaluations/01a21575-af78-76c7-9d61-81b91b010867"
+UNKNOWN_ID = "01a21575-af78-76c7-9d61-81b91b010867"
+UNKNOWN = f"/evaluations/{UNKNOWN_ID}"
 VERDICT = {"decision": "accept", "reason": "a likely client"}
 ROLE_MATRIX = [
     # (method, path, body, evaluator, auditor, reviewer); 404: allowed, nothing there
@@ -114,6 +117,13 @@ ROLE_MATRIX = [
     ("GET", f"{UNKNOWN}/verdicts", None, 404, 404, 404),
     ("GET", "/reviews", None, 403, 200, 200),
     ("GET", "/stats", None, 403, 200, 200),
+    ("POST", "/criteria/pipu/impact", {"version": 1}, 403, 403, 403),
+    ("GET", f"/criteria/pipu/impact/{UNKNOWN_ID}", None, 403, 403, 403),
+    ("PUT", "/criteria/pipu/shadow", {"version": 1}, 403, 403, 403),
+    ("GET", "/criteria/pipu/shadow", None, 403, 404, 404),
+    ("DELETE", "/criteria/pipu/shadow", None, 403, 403, 403),
+    ("POST", f"{UNKNOWN}/case", {}, 403, 403, 403),
+    ("DELETE", "/criteria/pipu/pending-cases/x", None, 403, 403, 403),
     ("GET", "/keys", None, 403, 403, 403),
     ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403, 403),
     ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),

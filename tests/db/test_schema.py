@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import app.auth.models
+import app.changes.models
 import app.criteria.models
 import app.evaluations.models
 import app.idempotency.models

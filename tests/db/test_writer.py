@@ -48,6 +48,9 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "statuses": "+a",
         "previous_id": None,
         "created_on": utcnow().date(),
+        "shadow_version": None,
+        "shadow_decision": None,
+        "shadow_statuses": None,
         **overrides,
     }
 
