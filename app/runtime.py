@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from app.auth import service as auth_service
 from app.auth.guard import KeyGuard
+from app.changes import jobs as impact_jobs
 from app.changes.jobs import ImpactJobs
 from app.criteria.freshness import Freshness
 from app.criteria.registry import CriteriaRegistry
@@ -120,11 +121,13 @@ class Runtime:
 
 
 async def _keep_house(engine: Engine) -> None:
-    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day."""
+    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day, and the
+    impact jobs older than a week."""
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             await anyio.to_thread.run_sync(idempotency.purge, engine)
+            await anyio.to_thread.run_sync(impact_jobs.purge, engine)
         except SQLAlchemyError as exc:
             logger.warning("housekeeping failed: %s", exc.__class__.__name__)
 

@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session
 
 from app.changes import impact
@@ -21,6 +21,7 @@ from app.errors import NotFound
 logger = logging.getLogger("reflexe")
 STALE_RUNNING = timedelta(seconds=60)  # a running job's heartbeat moves every few seconds
 STALE_QUEUED = timedelta(hours=1)
+KEPT = timedelta(days=7)  # a job, once created: then housekeeping forgets it
 _JOBS = ImpactJob.__table__  # type: ignore[attr-defined]
 
 
@@ -87,6 +88,13 @@ class ImpactJobs:
             connection.execute(
                 update(_JOBS).where(_JOBS.c.id == job_id).values(heartbeat_at=utcnow(), **values)
             )
+
+
+def purge(engine: Engine) -> int:
+    """Delete the jobs older than `KEPT`, reports included; how many."""
+    with engine.begin() as connection:
+        done = connection.execute(delete(_JOBS).where(_JOBS.c.created_at < utcnow() - KEPT))
+    return done.rowcount
 
 
 def get_job(session: Session, slug: str, job_id: uuid.UUID) -> ImpactJobPublic:

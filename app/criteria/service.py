@@ -129,6 +129,9 @@ def replace_set(
     try:
         version = _add_version(session, criteria_set, content, number, covered)
         repository.delete_pending(session, pending)
+        if _promotes_shadow(session, criteria_set, content):
+            criteria_set.shadow_version = criteria_set.shadow_since = None
+            session.add(criteria_set)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -279,6 +282,15 @@ def _with_pending(
     names = {case.name for case in body.cases}
     added = [CaseSpec.model_validate(p.case) for p in pending if p.name not in names]
     return body.model_copy(update={"cases": [*body.cases, *added]}), pending
+
+
+def _promotes_shadow(session: Session, criteria_set: CriteriaSet, content: CriteriaContent) -> bool:
+    """Whether the new current version is the shadow's content: the shadow has done its job."""
+    if criteria_set.shadow_version is None:
+        return False
+    shadow = _load_version(session, criteria_set, criteria_set.shadow_version)
+    slug = criteria_set.slug
+    return content_hash(slug, content) == content_hash(slug, content_of_version(shadow))
 
 
 def _next_number(session: Session, criteria_set: CriteriaSet) -> int:

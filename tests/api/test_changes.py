@@ -3,12 +3,16 @@ impact report on a hand-built log, shadow versions, and the content hash."""
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import JSON, update
 
+from app.changes import jobs
+from app.changes.models import ImpactJob
+from app.db import utcnow
 from app.evaluations.models import EvaluationRecord
 from app.runtime import runtime_of
 from tests.factories import content_of, make_criteria_set, make_criterion
@@ -398,6 +402,21 @@ def test_a_large_window_is_a_job_to_poll(client: TestClient, screen: Any) -> Non
     assert client.get("/criteria/pipu/impact/" + started.json()["id"]).status_code == 404
 
 
+def test_jobs_are_forgotten_after_a_week(client: TestClient, screen: Any) -> None:
+    started = client.post(
+        "/criteria/screen/impact", json={"version": 1}, headers={"Prefer": "respond-async"}
+    )
+    engine = runtime_of(client.app).engine  # type: ignore[arg-type]
+    table = ImpactJob.__table__  # type: ignore[attr-defined]
+    recent = jobs.purge(engine)
+    with engine.begin() as connection:
+        connection.execute(update(table).values(created_at=utcnow() - timedelta(days=8)))
+
+    assert recent == 0
+    assert jobs.purge(engine) == 1
+    assert client.get(started.headers["Location"]).status_code == 404
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -476,6 +495,7 @@ def test_a_shadow_draft_is_a_version_that_is_not_current(client: TestClient, scr
     )
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["version"] == 3
+    assert promoted.json()["shadow_version"] is None  # promoted: the shadow's job is done
     shadowed = client.put("/criteria/screen/shadow", json={"version": 2})
     assert shadowed.status_code == 200
     assert client.put("/criteria/screen/shadow", json={"version": 3}).status_code == 409
