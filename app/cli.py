@@ -1,4 +1,9 @@
-"""The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document."""
+"""The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document,
+and work on criteria sets as files (export, check, test, push, pull, diff).
+
+Exit codes of the file commands: 0 done, 1 an invalid file or an error from the server,
+2 failing test cases, 3 a server that cannot be reached.
+"""
 
 import json
 import os
@@ -12,11 +17,15 @@ import uvicorn
 from sqlmodel import Session
 from typer.core import TyperGroup
 
+from app import setcommands
 from app.auth import service as auth_service
 from app.auth.models import ApiKeyCreate, Role
+from app.criteria import service as criteria_service
 from app.db import create_db_engine
 from app.errors import ReflexeError
 from app.migrate import PreparedDatabase, prepare_database
+from app.setcommands import FormatOption, SlugArgument, VersionOption
+from app.setfiles import FileFormat, export_text
 from app.settings import InvalidSettings, Settings, get_settings
 
 
@@ -50,6 +59,7 @@ keys = typer.Typer(
     rich_markup_mode=None,
 )
 cli.add_typer(keys, name="keys")
+cli.add_typer(setcommands.commands)  # no name: check, test, push, pull, diff at the top
 
 
 @cli.command()
@@ -168,6 +178,28 @@ def render_openapi() -> str:
     from app.main import create_app
 
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- criteria sets as files (the other file commands: app.setcommands) ------------
+
+
+@cli.command()
+def export(
+    slug: SlugArgument,
+    version: VersionOption = None,
+    file_format: FormatOption = FileFormat.YAML,
+) -> None:
+    """Print a set's file from the local database [REFLEXE_DATABASE_URL]."""
+    with _session(get_settings()) as session:
+        try:
+            found = (
+                criteria_service.get_set(session, slug)
+                if version is None
+                else criteria_service.get_version(session, slug, version)
+            )
+        except ReflexeError as exc:
+            _fail(exc.detail)
+    typer.echo(export_text(found, file_format), nl=False)
 
 
 @contextmanager

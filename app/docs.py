@@ -1,4 +1,5 @@
-"""The interactive documentation, served with its own assets so that it works offline.
+"""The interactive documentation, served with its own assets so that it works offline, and
+the JSON Schema of a criteria set's file, for editors and `reflexe check`'s users.
 
 FastAPI's default /docs and /redoc pages load Swagger UI and ReDoc from a CDN. Here the pages
 are FastAPI's own, and their scripts, stylesheet and icon are the files that the
@@ -7,12 +8,16 @@ are FastAPI's own, and their scripts, stylesheet and icon are the files that the
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from app.criteria.files import file_schema, to_json
 
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
 ASSETS_PATH = "/docs/assets"
+SCHEMA_PATH = "/schemas/criteria-set.json"
+SCHEMA_MEDIA_TYPE = "application/schema+json"
 
 # Only the package's files are used: its app factory would replace our FastAPI() call.
 _BUNDLE = ("fastapi_offline", "static")
@@ -48,6 +53,12 @@ def install_docs(app: FastAPI) -> None:
             with_google_fonts=False,
         )
 
+    schema = to_json(file_schema()).encode()  # built once, indented for the people reading it
+
+    def criteria_set_schema(request: Request) -> Response:
+        return Response(schema, media_type=SCHEMA_MEDIA_TYPE)
+
     # Plain routes, as FastAPI adds its own docs: out of the OpenAPI document, HEAD included.
     app.add_route(DOCS_PATH, swagger_ui, include_in_schema=False)
     app.add_route(REDOC_PATH, redoc, include_in_schema=False)
+    app.add_route(SCHEMA_PATH, criteria_set_schema, include_in_schema=False)

@@ -85,7 +85,8 @@ def test_no_arguments_prints_help() -> None:
 
 
 COMMANDS = [[], ["serve"], ["migrate"], ["openapi"], ["keys"], ["keys", "create"]]
-COMMANDS += [["keys", "list"], ["keys", "revoke"]]
+COMMANDS += [["keys", "list"], ["keys", "revoke"], ["export"], ["check"], ["test"], ["push"]]
+COMMANDS += [["pull"], ["diff"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")

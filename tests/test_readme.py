@@ -135,6 +135,7 @@ def rewrite(code: str, port: int) -> str:
 def workdir(tmp_path: Path) -> Path:
     """A fresh place to run from, as a new clone would be: the repository's venv, no data."""
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
     return tmp_path
 
 

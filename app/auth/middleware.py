@@ -9,13 +9,16 @@ or 422 how its request was judged. This middleware answers 401 first; the route'
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.docs import ASSETS_PATH, DOCS_PATH, REDOC_PATH
+from app.docs import ASSETS_PATH, DOCS_PATH, REDOC_PATH, SCHEMA_PATH
 from app.errors import DATABASE_ERRORS, ReflexeError
 from app.problems import render_error
 from app.runtime import runtime_of
 
-# Probes and the API's own documentation are public; everything else needs a key.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", DOCS_PATH, REDOC_PATH})
+# Probes and the API's own documentation (a set file's schema included) are public;
+# everything else needs a key.
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/openapi.json", DOCS_PATH, REDOC_PATH, SCHEMA_PATH}
+)
 # The documentation's assets: files under this prefix, never a path that climbs out of it.
 PUBLIC_PREFIX = ASSETS_PATH + "/"
 

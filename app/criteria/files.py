@@ -24,11 +24,7 @@ def content_of(content: CriteriaContent) -> dict[str, Any]:
     criteria and the policy, the cases with only the attributes they give."""
     dumped = content.model_dump(mode="json", exclude={"cases"})
     dumped["cases"] = [
-        {
-            **case.model_dump(mode="json", exclude={"attributes"}),
-            "attributes": case.profile(),
-        }
-        for case in content.cases
+        {**case.model_dump(mode="json"), "attributes": case.profile()} for case in content.cases
     ]
     return {name: dumped[name] for name in CONTENT_FIELDS}
 
@@ -72,7 +68,7 @@ def file_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "/schemas/criteria-set.json",
-        "title": "Reflexe criteria set",
         **schema,
+        "title": "Reflexe criteria set",
         "required": sorted({*schema.get("required", []), "slug"}),
     }

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
 from app.auth.dependencies import AdminKey, ReaderKey
 from app.criteria import links, service
 from app.criteria.dependencies import RegistryDep
 from app.criteria.examples import CREATE_EXAMPLES, REPLACE_EXAMPLES
+from app.criteria.files import YAML_MEDIA_TYPE
 from app.criteria.models import (
     MAX_VERSION,
     CriteriaSetCreate,
@@ -22,6 +23,7 @@ from app.etags import etag, if_match_docs
 from app.problems import problem_responses
 from app.routing import GatedRoute, IfMatch
 from app.sessions import SessionDep, WriteSessionDep
+from app.setfiles import FileFormat, export_text
 
 router = APIRouter(
     prefix="/criteria",
@@ -39,6 +41,21 @@ ETAG_HEADER = {
     "description": "Identifies this version of the set; send it back in If-Match to change it.",
     "schema": {"type": "string"},
 }
+FormatQuery = Annotated[
+    FileFormat | None,
+    Query(
+        alias="format",
+        description="Answer the set's file instead (`reflexe check`, `push`): its slug and "
+        "content, without the server's fields, as YAML (with a comment naming the version "
+        "and its content hash) or JSON. `Accept: application/yaml` asks for YAML too.",
+    ),
+]
+# The file form, as `format` or Accept asks for it: the YAML document holds what the JSON
+# one does, a criteria set's file (the body POST /criteria takes).
+FILE_CONTENT = {
+    YAML_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/CriteriaSetCreate"}},
+}
+YAML_MEDIA_TYPES = frozenset({YAML_MEDIA_TYPE, "application/x-yaml", "text/yaml"})
 
 
 @router.get("", responses=problem_responses(422))
@@ -79,17 +96,33 @@ def create_criteria_set(
 
 @router.get(
     "/{slug}",
+    response_model=CriteriaSetPublic | CriteriaSetCreate,
     responses={
-        200: {"headers": {"ETag": ETAG_HEADER}, "links": links.READ},
+        200: {
+            "description": "The set at its current version; its file with `format` or "
+            "`Accept: application/yaml`.",
+            "headers": {"ETag": ETAG_HEADER},
+            "links": links.READ,
+            "content": FILE_CONTENT,
+        },
         **problem_responses(404, 422),
     },
 )
 def get_criteria_set(
-    _: ReaderKey, session: SessionDep, response: Response, slug: SlugPath
-) -> CriteriaSetPublic:
-    """Get the current version of a criteria set, with its ETag."""
+    _: ReaderKey,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    slug: SlugPath,
+    file_format: FormatQuery = None,
+) -> CriteriaSetPublic | Response:
+    """Get the current version of a criteria set, with its ETag, or the set's file."""
     found = service.get_set(session, slug)
-    response.headers["ETag"] = etag(found.version)
+    headers = {"ETag": etag(found.version), "Vary": "Accept"}
+    wanted = _file_format(request, file_format)
+    if wanted is not None:
+        return _file_response(found, wanted, headers)
+    response.headers.update(headers)
     return found
 
 
@@ -178,12 +211,64 @@ def list_criteria_versions(
     return CriteriaVersionList(items=service.list_versions(session, slug))
 
 
-@router.get("/{slug}/versions/{version}", responses=problem_responses(404, 422))
+@router.get(
+    "/{slug}/versions/{version}",
+    response_model=CriteriaVersionPublic | CriteriaSetCreate,
+    responses={
+        200: {
+            "description": "The version; its file with `format` or `Accept: application/yaml`.",
+            "content": FILE_CONTENT,
+        },
+        **problem_responses(404, 422),
+    },
+)
 def get_criteria_version(
     _: ReaderKey,
     session: SessionDep,
+    request: Request,
+    response: Response,
     slug: SlugPath,
     version: Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")],
-) -> CriteriaVersionPublic:
-    """Get one immutable version of a criteria set."""
-    return service.get_version(session, slug, version)
+    file_format: FormatQuery = None,
+) -> CriteriaVersionPublic | Response:
+    """Get one immutable version of a criteria set, or its file."""
+    found = service.get_version(session, slug, version)
+    wanted = _file_format(request, file_format)
+    if wanted is not None:
+        return _file_response(found, wanted, {"Vary": "Accept"})
+    response.headers["Vary"] = "Accept"
+    return found
+
+
+def _file_format(request: Request, asked: FileFormat | None) -> FileFormat | None:
+    """The file form the request asks for: `format`, else YAML if Accept prefers it."""
+    if asked is not None:
+        return asked
+    return (
+        FileFormat.YAML if _preferred(request.headers.get("accept")) in YAML_MEDIA_TYPES else None
+    )
+
+
+def _preferred(accept: str | None) -> str | None:
+    """The media range an Accept header ranks first (highest q; the first of equals)."""
+    best, best_q = None, 0.0
+    for media_range in (accept or "").split(","):
+        media, *parameters = (part.strip() for part in media_range.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > best_q:
+            best, best_q = media.lower(), q
+    return best
+
+
+def _file_response(
+    version: CriteriaVersionPublic, file_format: FileFormat, headers: dict[str, str]
+) -> Response:
+    media_type = YAML_MEDIA_TYPE if file_format is FileFormat.YAML else "application/json"
+    return Response(export_text(version, file_format), media_type=media_type, headers=headers)
