@@ -49,6 +49,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -287,8 +288,10 @@ def fill_decisions(
     now: datetime,
     windows: list[Window],
     seed: int,
+    vary: Callable[[int, int, dict[str, Any]], None] | None = None,
 ) -> Generated:
-    """Store `count` copies of `bases`, in time order over the year before `now`."""
+    """Store `count` copies of `bases`, in time order over the year before `now`; `vary`
+    (copy number, base number, row) may change a copy's row before it is stored."""
     rng = random.Random(seed)
     rows = RowInsert(_EVALUATION, engine.dialect)
     generated = Generated({window: Counts() for window in windows})
@@ -316,6 +319,8 @@ def fill_decisions(
                         "subject_ref": ref,
                         "answer": answer,
                     }
+                    if vary is not None:
+                        vary(number, number % len(bases[version]), row)
                     chunk.append(rows.params(row))
                     is_open = base.row["decision"] == "review" and number not in judged
                     if number in judged:
