@@ -25,10 +25,11 @@ from app.changes.models import (
     NotReplayed,
 )
 from app.changes.report import MET_CODES, Tally
+from app.criteria import repository as criteria_repository
 from app.criteria import service as criteria_service
 from app.criteria.cases import check_cases, failures, run_cases
 from app.criteria.files import CONTENT_FIELDS, content_hash
-from app.criteria.models import CriteriaContent, CriteriaSet, CriteriaVersion
+from app.criteria.models import CriteriaContent
 from app.engine import CriteriaDefinition, replay
 from app.errors import InvalidInput
 from app.evaluations.log import decode_cursor, encode_position
@@ -38,7 +39,6 @@ from app.reviews.models import Verdict
 CHUNK = 5000
 _E = EvaluationRecord.__table__  # type: ignore[attr-defined]
 _V = Verdict.__table__  # type: ignore[attr-defined]
-_VERSIONS = CriteriaVersion.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def run(
     slug = candidate.slug
     new_keys = tuple(c.key for c in definition.criteria)
     with engine.connect() as connection:
-        old_keys = _keys_by_version(connection, slug)
+        old_keys = criteria_repository.keys_by_version(connection, slug)
     tally = Tally(old_keys, new_keys)
     after = None if request.sample_cursor is None else _cursor(request.sample_cursor)
     sample: list[ChangedDecision] = []
@@ -206,16 +206,6 @@ def _rows(engine: Engine, slug: str, request: ImpactRequest) -> Iterator[Any]:
             return
         left -= len(rows)
         last = (rows[-1].created_at, rows[-1].id)
-
-
-def _keys_by_version(connection: Any, slug: str) -> dict[int, list[str]]:
-    sets = CriteriaSet.__table__  # type: ignore[attr-defined]
-    rows = connection.execute(
-        select(_VERSIONS.c.version, _VERSIONS.c.criteria)
-        .join(sets, sets.c.id == _VERSIONS.c.criteria_set_id)
-        .where(sets.c.slug == slug)
-    )
-    return {row.version: [c["key"] for c in row.criteria] for row in rows}
 
 
 def _changed(row: Any, new: str, flipped: list[str]) -> ChangedDecision:

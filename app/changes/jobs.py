@@ -108,20 +108,12 @@ def get_job(session: Session, slug: str, job_id: uuid.UUID) -> ImpactJobPublic:
         status is JobStatus.QUEUED and silent > STALE_QUEUED
     ):
         status, error = JobStatus.FAILED, "the process working on it stopped; ask again"
-    return ImpactJobPublic(
-        id=job.id,
-        slug=slug,
-        status=status,
-        total=job.total,
-        compared=job.compared,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        error=error,
-        report=None if job.report is None else ImpactReport.model_validate(job.report),
-    )
+    report = None if job.report is None else ImpactReport.model_validate(job.report)
+    return public(job).model_copy(update={"status": status, "error": error, "report": report})
 
 
 def public(job: ImpactJob) -> ImpactJobPublic:
+    """The job as its row says, without its report."""
     return ImpactJobPublic(
         id=job.id,
         slug=job.criteria_set_slug,

@@ -21,6 +21,7 @@ from app.changes.models import (
 
 _STATUS = {"+": Status.MET, "-": Status.NOT_MET, "?": Status.UNKNOWN}
 MET_CODES = {True: "+", False: "-", None: "?"}
+OUTCOMES = ("accept", "review", "decline")
 
 # (stored version, stored outcome, stored statuses, new outcome, new statuses, verdict)
 Key = tuple[int, str, str, str, str, str | None]
@@ -56,7 +57,7 @@ class Tally:
         return cached
 
     def comparison(self) -> Comparison:
-        matrix = {old: dict.fromkeys(("accept", "review", "decline"), 0) for old in matrix_rows()}
+        matrix = {old: dict.fromkeys(OUTCOMES, 0) for old in OUTCOMES}
         changes: dict[str, Counter[tuple[Status, Status]]] = {}
         removed: list[str] = []
         compared = changed = with_verdict = agree_before = agree_after = 0
@@ -93,10 +94,6 @@ class Tally:
                 rate_after=_rate(agree_after, with_verdict),
             ),
         )
-
-
-def matrix_rows() -> tuple[str, ...]:
-    return ("accept", "review", "decline")
 
 
 def _flips(key: str, counts: Counter[tuple[Status, Status]]) -> CriterionFlips:

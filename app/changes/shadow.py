@@ -61,9 +61,7 @@ def report(session: Session, slug: str) -> ShadowReport:
     """How the shadow compares with the decisions made so far; 404 without a shadow."""
     criteria_set = criteria_service.load_set(session, slug)
     shadow = _public(session, criteria_set)
-    assert criteria_set.id is not None
-    versions = criteria_repository.list_versions(session, criteria_set.id)
-    keys = {v.version: [c["key"] for c in v.criteria] for v in versions}
+    keys = criteria_repository.keys_by_version(session.connection(), slug)
     tally = Tally(keys, keys[shadow.version])
     rows = session.connection().execute(
         select(

@@ -1,6 +1,6 @@
 """Every query on criteria sets and their versions. Helpers flush; callers commit."""
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, func, update
 from sqlmodel import Session, col, select
 
 from app.criteria.models import CriteriaSet, CriteriaVersion, PendingCase
@@ -49,6 +49,18 @@ def list_versions(session: Session, set_id: int) -> list[CriteriaVersion]:
             .order_by(col(CriteriaVersion.version))
         ).all()
     )
+
+
+def keys_by_version(connection: Connection, slug: str) -> dict[int, list[str]]:
+    """Each version of the set and its criteria keys, in order: how its statuses read."""
+    sets = CriteriaSet.__table__  # type: ignore[attr-defined]
+    versions = CriteriaVersion.__table__  # type: ignore[attr-defined]
+    rows = connection.execute(
+        select(versions.c.version, versions.c.criteria)
+        .join(sets, sets.c.id == versions.c.criteria_set_id)
+        .where(sets.c.slug == slug)
+    )
+    return {row.version: [c["key"] for c in row.criteria] for row in rows}
 
 
 def latest_version(session: Session, set_id: int) -> int:
