@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from app import __version__
 
 # No `_created` series: several workers do not export them, one would.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Latency of an answer, from 1 ms: POST /evaluate answers in about 1 ms stored.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

@@ -9,7 +9,7 @@ that a 500, and the 401, 413 and 429 answered before any route, carry the id too
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from starlette.routing import BaseRoute, Match
@@ -105,8 +105,18 @@ class RequestContextMiddleware:
 
     def _template_of(self, scope: Scope) -> str:
         """The route of a request answered before routing (401, 413, 429), or none (404)."""
-        for route in self.routes:
+        for route in _flat(self.routes):
             match, _ = route.matches(scope)
             if match is not Match.NONE:
                 return getattr(route, "path", None) or UNMATCHED
         return UNMATCHED
+
+
+def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves, through the routers FastAPI includes (`original_router`)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat(included.routes)
+        else:
+            yield route
