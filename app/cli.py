@@ -24,6 +24,8 @@ from app.criteria import service as criteria_service
 from app.db import create_db_engine
 from app.errors import ReflexeError
 from app.migrate import PreparedDatabase, prepare_database
+from app.monitoring.logs import log_config
+from app.monitoring.multiproc import metrics_directory
 from app.setcommands import FormatOption, SlugArgument, VersionOption
 from app.setfiles import FileFormat, export_text
 from app.settings import InvalidSettings, Settings, get_settings
@@ -99,17 +101,24 @@ def serve(
         engine.dispose()
     # Done once here, so the workers uvicorn starts need not each migrate again.
     os.environ["REFLEXE_MIGRATE_ON_START"] = "false"
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=bind,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        # Bound a request's head whichever parser runs (app.server).
-        http="app.server:BoundedHttpToolsProtocol",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-    )
+    # JSON logs: the service writes one access line per request itself (app.monitoring).
+    is_json = settings.log_format == "json"
+    logging: dict[str, Any] = {"log_config": log_config(settings.log_level)} if is_json else {}
+    # Several workers keep their metrics in one fresh directory, summed at each scrape.
+    with metrics_directory(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=bind,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            access_log=not is_json,
+            # Bound a request's head whichever parser runs (app.server).
+            http="app.server:BoundedHttpToolsProtocol",
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+            **logging,
+        )
 
 
 @keys.command("create")

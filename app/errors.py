@@ -65,6 +65,9 @@ class Problem(BaseModel):
     cases: list[CaseFailure] | None = Field(
         default=None, description="For failing test cases: each one, expected and actual."
     )
+    request_id: str | None = Field(
+        default=None, description="The request's id, as in the answer's `X-Request-ID` header."
+    )
 
 
 class ReflexeError(Exception):

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from app import __version__
 from app.auth.middleware import AuthenticationMiddleware
@@ -27,6 +28,9 @@ from app.evaluations.router import router as evaluations_router
 from app.health import router as health_router
 from app.memory import limit_arenas
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.monitoring.middleware import RequestContextMiddleware
+from app.monitoring.requestids import REQUEST_ID_HEADER
+from app.monitoring.router import router as monitoring_router
 from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.reviews.router import router as reviews_router
 from app.runtime import Runtime
@@ -40,6 +44,15 @@ yes/no criteria, such as PIPU (Pertinent, Interaction, Prescriber, Useful), and 
 that turns the criteria met into `accept`, `decline` or `review`. Every decision is
 stored with its reasons. Errors are RFC 9457 problem documents.
 """
+
+
+REQUEST_ID_DOC = {
+    "description": "The request's id: the caller's own `X-Request-ID` if it sent one of 1 "
+    "to 128 characters of `A-Za-z0-9._:-`, a new one otherwise. Also in problem documents "
+    "(`request_id`) and in the logs.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -106,8 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Content-Type", "If-Match", "Authorization", "Idempotency-Key"],
-            expose_headers=["ETag", "Location", "Retry-After"],
+            allow_headers=[
+                "Content-Type",
+                "If-Match",
+                "Authorization",
+                "Idempotency-Key",
+                REQUEST_ID_HEADER,
+            ],
+            expose_headers=["ETag", "Location", "Retry-After", REQUEST_ID_HEADER],
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(evaluate_router)  # first: the hot path matches sooner
@@ -117,9 +136,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(changes_router)
     app.include_router(keys_router)
     app.include_router(health_router)
+    if settings.metrics_enabled:
+        app.include_router(monitoring_router)
     install_docs(app)
+    _wrap_stack(app, settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _wrap_stack(app: FastAPI, settings: Settings) -> None:
+    """Put the request's id, metrics and access log around the whole middleware stack.
+
+    Outside Starlette's ServerErrorMiddleware, which `add_middleware` cannot reach: a 500
+    carries the id, and is counted, like any other answer.
+    """
+    build = app.build_middleware_stack
+
+    def build_with_context() -> ASGIApp:
+        return RequestContextMiddleware(
+            build(),
+            app.router.routes,
+            metrics=settings.metrics_enabled,
+            access_log=settings.log_format == "json",
+        )
+
+    app.build_middleware_stack = build_with_context  # type: ignore[method-assign]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -135,10 +176,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema["components"]["schemas"].update(RULE_SCHEMAS)
         # POST /evaluate/batch reads its body itself (see its route).
         schema["components"]["schemas"]["BatchRequest"] = BatchRequest.model_json_schema()
+        schema["components"]["headers"] = {REQUEST_ID_HEADER: REQUEST_ID_DOC}
+        request_id = {"$ref": f"#/components/headers/{REQUEST_ID_HEADER}"}
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for status, response in operation["responses"].items():
                 content = response.get("content", {})
                 if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
                     content.pop("application/json", None)
+                response.setdefault("headers", {})[REQUEST_ID_HEADER] = request_id
         app.openapi_schema = schema
     return app.openapi_schema

@@ -28,6 +28,7 @@ from app.errors import (
     field_path,
     problem_of,
 )
+from app.monitoring.requestids import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,14 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The answer carrying `problem`: its status, the problem+json media type."""
+    """The answer carrying `problem`: its status, the problem+json media type, and the
+    request's id (the `X-Request-ID` header, app.monitoring.middleware)."""
+    body = problem.model_dump(mode="json", exclude_none=True)
+    request_id = current_request_id.get()
+    if request_id is not None:
+        body["request_id"] = request_id
     return JSONResponse(
-        problem.model_dump(mode="json", exclude_none=True),
+        body,
         status_code=problem.status,
         headers=headers,
         media_type=PROBLEM_MEDIA_TYPE,

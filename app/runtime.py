@@ -30,6 +30,9 @@ from app.evaluations.service import CPU_THREADS, Evaluator
 from app.evaluations.writer import DecisionWriter
 from app.idempotency import service as idempotency
 from app.migrate import prepare_database
+from app.monitoring import exposition
+from app.monitoring.metrics import NoWriterMetrics, WriterMetrics
+from app.monitoring.pool import unwatch_pool, watch_pool
 from app.reviews.queue import Enqueue
 from app.settings import Settings
 
@@ -63,6 +66,7 @@ class Runtime:
     batch_slots: BatchSlots
     impact_jobs: ImpactJobs
     housekeeping: "asyncio.Task[None]"
+    metrics_token: bytes | None  # a scraper's bearer token for GET /metrics
 
     @classmethod
     async def start(cls, settings: Settings) -> "Runtime":
@@ -76,7 +80,12 @@ class Runtime:
             engine.dispose()
             raise
         registry = CriteriaRegistry(engine)
-        writer = DecisionWriter(engine, registry)
+        metrics = settings.metrics_enabled
+        writer = DecisionWriter(
+            engine, registry, metrics=WriterMetrics() if metrics else NoWriterMetrics()
+        )
+        if metrics:
+            watch_pool(engine)
         write_engine = begin_immediately(engine)
         runtime = cls(
             settings=settings,
@@ -105,6 +114,11 @@ class Runtime:
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             impact_jobs=ImpactJobs(engine, write_engine),
             housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
+            metrics_token=(
+                settings.metrics_token.get_secret_value().encode()
+                if settings.metrics_token is not None and metrics
+                else None
+            ),
         )
         writer.start()
         return runtime
@@ -117,7 +131,9 @@ class Runtime:
         await self.writer.stop()
         self.impact_jobs.stop()
         self.guard.close()
+        unwatch_pool(self.engine)
         self.engine.dispose()
+        exposition.process_stopped()
 
 
 async def _keep_house(engine: Engine) -> None:

@@ -13,19 +13,24 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.errors import HeadersTooLarge
+from app.monitoring.requestids import REQUEST_ID_HEADER, new_request_id
 from app.settings import get_settings
 
 
 def _refusal(limit: int) -> bytes:
     error = HeadersTooLarge(f"The request's line and headers are larger than {limit} bytes.")
-    problem = error.problem().model_dump_json(exclude_none=True).encode()
+    # A new id: the head that would carry the caller's own is what is refused.
+    request_id = new_request_id()
+    problem = error.problem().model_copy(update={"request_id": request_id})
+    body = problem.model_dump_json(exclude_none=True).encode()
     return b"".join(
         [
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
             b"content-type: application/problem+json\r\n",
-            b"content-length: %d\r\n" % len(problem),
+            f"{REQUEST_ID_HEADER}: {request_id}\r\n".encode(),
+            b"content-length: %d\r\n" % len(body),
             b"connection: close\r\n\r\n",
-            problem,
+            body,
         ]
     )
 

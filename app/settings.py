@@ -29,6 +29,20 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the service and uvicorn."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text`: uvicorn's logs as they are; `json`: one JSON object a line, "
+        "an access line per request with its id, key id, route, status and duration.",
+    )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Count requests, decisions and the rest, and serve them at GET /metrics.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token that may read GET /metrics without an API key (a "
+        "scraper's; 32+ characters). Admin and auditor keys may read it anyway.",
+    )
     max_header_bytes: int = Field(
         default=16 * 1024,
         ge=1024,
@@ -123,7 +137,7 @@ class Settings(BaseSettings):
         "process counts alone) or async+redis://host:6379 (shared by every replica).",
     )
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "metrics_token")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         # Said here rather than with min_length, whose message would tell the secret's length.

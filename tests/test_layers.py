@@ -42,6 +42,12 @@ FRAMEWORK_FREE = [
     "app.idempotency.service",
     "app.migrate",
     "app.cli",
+    "app.monitoring.metrics",
+    "app.monitoring.requestids",
+    "app.monitoring.logs",
+    "app.monitoring.pool",
+    "app.monitoring.exposition",
+    "app.monitoring.multiproc",
 ]
 
 

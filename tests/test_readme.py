@@ -42,6 +42,7 @@ VARIABLE = frozenset(
         "next_cursor",
         "api_key_id",
         "previous_id",
+        "request_id",
     }
 )
 

@@ -23,6 +23,7 @@ from app.auth.counters import Counters, MemoryCounters, counters_from
 from app.auth.models import Role
 from app.auth.service import KEY_SHAPE, is_loopback, key_id_of, matches
 from app.errors import InvalidInput, TooManyRequests, Unauthorized
+from app.monitoring.metrics import RATE_LIMITED_AUTH, RATE_LIMITED_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Principal:
 
 
 DEVELOPER = Principal(key_id=None, role=Role.admin)
+# The bearer of REFLEXE_METRICS_TOKEN, on GET /metrics only (app.auth.middleware).
+SCRAPER = Principal(key_id=None, role=Role.auditor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,7 @@ class KeyGuard:
         for limit in self._failure_limits:
             retry_after = await limit.retry_after(address)
             if retry_after is not None:
+                RATE_LIMITED_AUTH.inc()
                 raise TooManyRequests(
                     f"Too many failed authentications from this address ({limit.item}); "
                     f"retry in {retry_after} s.",
@@ -170,6 +174,7 @@ class KeyGuard:
             if await limit.hit(principal.scope, cost):
                 continue
             retry_after = await limit.retry_after(principal.scope, cost) or 1
+            RATE_LIMITED_KEY.inc()
             raise TooManyRequests(
                 f"This key's rate limit of {limit.item} is spent; retry in {retry_after} s.",
                 retry_after=retry_after,

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from app.criteria.registry import CriteriaRegistry, ResolvedCriteria, read_state
 from app.db import begin_immediately
 from app.errors import ReflexeError, ServiceUnavailable
 from app.evaluations.models import EvaluationRecord
+from app.monitoring.metrics import WriterMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +95,15 @@ class WriteUnit:
 
 
 class DecisionWriter:
-    def __init__(self, engine: Engine, registry: CriteriaRegistry, max_rows: int = 5000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: CriteriaRegistry,
+        max_rows: int = 5000,
+        metrics: WriterMetrics | None = None,
+    ) -> None:
         self._engine = begin_immediately(engine)
+        self._metrics = metrics or WriterMetrics()
         self._registry = registry
         self._max_rows = max_rows
         self._queue: asyncio.Queue[WriteUnit | None] = asyncio.Queue()
@@ -143,9 +152,11 @@ class DecisionWriter:
                     break
                 units.append(unit)
                 size += len(unit.rows)
+            self._metrics.waiting(len(units) + self._queue.qsize())
             try:
                 outcomes = await anyio.to_thread.run_sync(self._write, units)
             except Exception as exc:
+                self._metrics.failed()
                 logger.error("storing %d decisions failed: %s", size, exc.__class__.__name__)
                 error = (
                     ServiceUnavailable("The database could not store the decision; retry.")
@@ -159,6 +170,7 @@ class DecisionWriter:
                 for unit, outcome in zip(units, outcomes, strict=True):
                     if not unit.done.done():
                         unit.done.set_result(outcome)
+            self._metrics.waiting(self._queue.qsize())
         while not self._queue.empty():  # arrived after stop(): refuse rather than strand
             late = self._queue.get_nowait()
             if late is not None and not late.done.done():
@@ -166,6 +178,7 @@ class DecisionWriter:
 
     def _write(self, units: list[WriteUnit]) -> list[WriteOutcome]:
         with self._lock, self._engine.connect() as connection:
+            began = time.perf_counter()
             states = read_states(connection)
             self._registry.apply(states.values())
             # Straight to the driver: the values are ready, JSON included.
@@ -181,6 +194,10 @@ class DecisionWriter:
                 outcomes.append(outcome)
             cursor.close()
             connection.commit()
+        self._metrics.committed(
+            time.perf_counter() - began,
+            (u.rows for u, o in zip(units, outcomes, strict=True) if isinstance(o, Stored)),
+        )
         return outcomes
 
     @staticmethod

@@ -25,6 +25,7 @@ from app.etags import etag, if_match
 from app.evaluations.log import load_record
 from app.evaluations.models import VerdictPublic
 from app.jsonvalues import find_problem
+from app.monitoring.metrics import VERDICTS
 from app.reviews import repository
 from app.reviews.models import Verdict, VerdictCreate, VerdictCriterion, VerdictHistory, VerdictLeaf
 from app.reviews.queue import leave
@@ -87,6 +88,7 @@ def record(
         if if_match_header is None:
             raise _required(evaluation_id) from None
         raise _stale(evaluation_id) from None
+    VERDICTS.labels(str(body.decision)).inc()
     return verdict.public(), current is None
 
 

@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus metrics, request ids, structured logs."""
