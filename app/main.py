@@ -31,6 +31,7 @@ from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.reviews.router import router as reviews_router
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
+from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("reflexe")
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(criteria_router)
     app.include_router(changes_router)
     app.include_router(keys_router)
+    app.include_router(webhooks_router)
     app.include_router(health_router)
     install_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -40,6 +40,11 @@ FRAMEWORK_FREE = [
     "app.auth.service",
     "app.idempotency.models",
     "app.idempotency.service",
+    "app.webhooks.models",
+    "app.webhooks.outbox",
+    "app.webhooks.delivery",
+    "app.webhooks.service",
+    "app.webhooks.targets",
     "app.migrate",
     "app.cli",
 ]

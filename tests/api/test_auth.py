@@ -41,18 +41,19 @@ def protected_operations(client: TestClient) -> list[tuple[str, str]]:
     return found
 
 
-def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
+def test_every_operation_but_the_probes_needs_a_key(client: TestClient, settings: Settings) -> None:
     operations = protected_operations(client)
-    anonymous = TestClient(client.app, raise_server_exceptions=False)
-
-    assert len(operations) == 30
-    assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
-    for method, path in operations:
-        response = anonymous.request(method, path)
-        assert response.status_code == 401, (method, path)
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.headers["www-authenticate"] == 'Bearer realm="reflexe"'
-    assert anonymous.get("/healthz").status_code == 200
+    # More operations than failed authentications allowed per minute from one address.
+    unthrottled = create_app(settings.model_copy(update={"auth_failure_limit": ""}))
+    with TestClient(unthrottled, raise_server_exceptions=False) as anonymous:
+        assert len(operations) == 39
+        assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
+        for method, path in operations:
+            response = anonymous.request(method, path)
+            assert response.status_code == 401, (method, path)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["www-authenticate"] == 'Bearer realm="reflexe"'
+        assert anonymous.get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,15 @@ ROLE_MATRIX = [
     ("DELETE", "/criteria/pipu/shadow", None, 403, 403, 403),
     ("POST", f"{UNKNOWN}/case", {}, 403, 403, 403),
     ("DELETE", "/criteria/pipu/pending-cases/x", None, 403, 403, 403),
+    ("GET", "/webhooks", None, 403, 403, 403),
+    ("POST", "/webhooks", {"url": "https://example.com/x", "events": []}, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}", None, 403, 403, 403),
+    ("PATCH", f"/webhooks/{UNKNOWN_ID}", {}, 403, 403, 403),
+    ("DELETE", f"/webhooks/{UNKNOWN_ID}", None, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}/deliveries", None, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}/deliveries/1", None, 403, 403, 403),
+    ("POST", f"/webhooks/{UNKNOWN_ID}/deliveries/1/replay", None, 403, 403, 403),
+    ("POST", f"/webhooks/{UNKNOWN_ID}/test", None, 403, 403, 403),
     ("GET", "/keys", None, 403, 403, 403),
     ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403, 403),
     ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),
