@@ -2,7 +2,8 @@
 
 `Runtime.start` migrates (when asked), checks that the configuration protects the API,
 and builds each process's components: the database engines, the key guard, the criteria
-registry, the decision writer, the evaluator, the batch slots, and a housekeeping task
+registry, the decision writer, the evaluator, the batch slots, the webhook delivery
+worker, and a housekeeping task
 (expired idempotency keys). The application's
 lifespan keeps the result; routes, dependencies and middleware read it with `runtime_of`.
 """
@@ -35,6 +36,8 @@ from app.monitoring.metrics import NoWriterMetrics, WriterMetrics
 from app.monitoring.pool import unwatch_pool, watch_pool
 from app.reviews.queue import Enqueue
 from app.settings import Settings
+from app.webhooks.delivery import DeliveryWorker, Policy
+from app.webhooks.outbox import Outbox
 
 logger = logging.getLogger("reflexe")
 HOUSEKEEPING_SECONDS = 600
@@ -65,6 +68,7 @@ class Runtime:
     evaluator: Evaluator
     batch_slots: BatchSlots
     impact_jobs: ImpactJobs
+    webhooks: DeliveryWorker
     housekeeping: "asyncio.Task[None]"
     metrics_token: bytes | None  # a scraper's bearer token for GET /metrics
 
@@ -87,6 +91,18 @@ class Runtime:
         if metrics:
             watch_pool(engine)
         write_engine = begin_immediately(engine)
+        webhooks = DeliveryWorker(
+            engine,
+            write_engine,
+            Policy(
+                retry_schedule=tuple(settings.webhook_retry_schedule),
+                timeout=settings.webhook_timeout_seconds,
+                allow_private=settings.webhook_allow_private_targets,
+                public_url=settings.public_url,
+            ),
+            poll=settings.webhook_poll_seconds,
+        )
+        outbox = Outbox(written=webhooks.wake)
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -109,10 +125,11 @@ class Runtime:
                 Budget(settings.max_evaluation_cost, settings.max_request_cost),
                 anyio.CapacityLimiter(CPU_THREADS),
                 Freshness(registry),
-                stored_steps=(Enqueue,),
+                stored_steps=(Enqueue, outbox.step),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             impact_jobs=ImpactJobs(engine, write_engine),
+            webhooks=webhooks,
             housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
             metrics_token=(
                 settings.metrics_token.get_secret_value().encode()
@@ -121,6 +138,8 @@ class Runtime:
             ),
         )
         writer.start()
+        if settings.webhook_workers:
+            webhooks.start()
         return runtime
 
     async def stop(self) -> None:
@@ -129,6 +148,7 @@ class Runtime:
         # A purge under way finishes (its thread cannot be cancelled) before the engine goes.
         await asyncio.gather(self.housekeeping, return_exceptions=True)
         await self.writer.stop()
+        await self.webhooks.stop()
         self.impact_jobs.stop()
         self.guard.close()
         unwatch_pool(self.engine)

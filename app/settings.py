@@ -137,12 +137,53 @@ class Settings(BaseSettings):
         "process counts alone) or async+redis://host:6379 (shared by every replica).",
     )
 
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook targets on loopback, link-local and private addresses "
+        "(internal deployments, tests); refused by default.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a webhook attempt waits for an answer."
+    )
+    webhook_retry_schedule: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        max_length=30,
+        description="Seconds before each retry of a failed webhook delivery (JSON list), each "
+        "drawn within ±20%; by default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 27 h in all.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each process looks for due webhook deliveries (it is also woken "
+        "when it stores an event itself).",
+    )
+    webhook_workers: bool = Field(
+        default=True,
+        description="Whether this process sends webhook deliveries (every process may: each "
+        "delivery is claimed by one).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The service's public base URL (https://reflexe.example.com): webhook "
+        "payloads' links are made absolute with it; relative paths otherwise.",
+    )
+
     @field_validator("secret_key", "metrics_token")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         # Said here rather than with min_length, whose message would tell the secret's length.
         if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
             raise ValueError(f"must hold at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[float]) -> list[float]:
+        if any(not 0 < delay <= 7 * 86_400 for delay in value):
+            raise ValueError("each delay must be more than 0 and at most 604800 seconds")
         return value
 
     @field_validator("rate_limit", "auth_failure_limit")

@@ -21,6 +21,10 @@ POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook_event",
+    "webhook_subscription",
     "impact_job",
     "criteria_pending_case",
     "review_queue",

@@ -34,6 +34,7 @@ from app.errors import (
 from app.etags import etag
 from app.etags import if_match as matches
 from app.jsonvalues import find_problem
+from app.webhooks import outbox
 
 
 def check_rule_trees(content: CriteriaContent, prefix: str = "") -> None:
@@ -102,6 +103,7 @@ def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
     try:
         session.flush()
         version = _add_version(session, criteria_set, body, 1, covered)
+        _announce(session, body.slug, 1, body)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -128,6 +130,7 @@ def replace_set(
         raise _stale(slug)
     try:
         version = _add_version(session, criteria_set, content, number, covered)
+        _announce(session, slug, number, content)
         repository.delete_pending(session, pending)
         if _promotes_shadow(session, criteria_set, content):
             criteria_set.shadow_version = criteria_set.shadow_since = None
@@ -322,6 +325,13 @@ def _add_version(
     session.add(version)
     session.flush()
     return version
+
+
+def _announce(session: Session, slug: str, number: int, content: CriteriaContent) -> None:
+    """`criteria.published`, in the transaction that makes the version current."""
+    outbox.publish(
+        session.connection(), outbox.published_event(slug, number, content_hash(slug, content))
+    )
 
 
 def _check_if_match(if_match: str | None, criteria_set: CriteriaSet) -> None:

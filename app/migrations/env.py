@@ -9,7 +9,8 @@ import app.changes.models
 import app.criteria.models
 import app.evaluations.models
 import app.idempotency.models
-import app.reviews.models  # noqa: F401  (register the tables)
+import app.reviews.models
+import app.webhooks.models  # noqa: F401  (register the tables)
 from app.settings import get_settings
 
 config = context.config

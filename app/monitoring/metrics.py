@@ -85,7 +85,7 @@ RATE_LIMITED = Counter(
     "address that failed to authenticate too often.",
     ("reason",),
 )
-# Used by the webhook deliveries; at zero until they exist.
+# Webhook delivery attempts: "delivered", "retried" (due again later) or "failed".
 WEBHOOK_DELIVERIES = Counter(
     "reflexe_webhook_deliveries",
     "Webhook deliveries attempted, by event type and outcome.",

@@ -29,6 +29,7 @@ from app.monitoring.metrics import VERDICTS
 from app.reviews import repository
 from app.reviews.models import Verdict, VerdictCreate, VerdictCriterion, VerdictHistory, VerdictLeaf
 from app.reviews.queue import leave
+from app.webhooks import outbox
 
 REVIEW = "review"
 
@@ -80,6 +81,7 @@ def record(
     try:
         repository.add(session, verdict, criteria, leaves, replaces=current)
         leave(session, evaluation_id)
+        outbox.publish(session.connection(), _recorded(verdict))
         session.commit()
     except IntegrityError:
         # Another verdict on this decision was recorded meanwhile (PostgreSQL: the unique
@@ -90,6 +92,24 @@ def record(
         raise _stale(evaluation_id) from None
     VERDICTS.labels(str(body.decision)).inc()
     return verdict.public(), current is None
+
+
+def _recorded(verdict: Verdict) -> outbox.Event:
+    """`verdict.recorded`, in the transaction that stores the verdict."""
+    return outbox.verdict_event(
+        verdict.evaluation_id,
+        verdict.criteria_set_slug,
+        verdict.criteria_set_version,
+        verdict.machine_decision,
+        {
+            "sequence": verdict.sequence,
+            "decision": verdict.decision,
+            "agrees": verdict.agrees,
+            "criteria": verdict.criteria or {},
+            "reason": verdict.reason,
+            "created_at": verdict.created_at.isoformat().replace("+00:00", "Z"),
+        },
+    )
 
 
 def get_current(

@@ -45,7 +45,7 @@ def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
     operations = protected_operations(client)
     anonymous = TestClient(client.app, raise_server_exceptions=False)
 
-    assert len(operations) == 31
+    assert len(operations) == 40
     assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
     # From two addresses: one would spend its allowance of failed authentications (30).
     other = TestClient(client.app, raise_server_exceptions=False, client=("testclient2", 50000))
@@ -126,6 +126,15 @@ ROLE_MATRIX = [
     ("DELETE", "/criteria/pipu/shadow", None, 403, 403, 403),
     ("POST", f"{UNKNOWN}/case", {}, 403, 403, 403),
     ("DELETE", "/criteria/pipu/pending-cases/x", None, 403, 403, 403),
+    ("GET", "/webhooks", None, 403, 403, 403),
+    ("POST", "/webhooks", {"url": "https://example.com/x", "events": []}, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}", None, 403, 403, 403),
+    ("PATCH", f"/webhooks/{UNKNOWN_ID}", {}, 403, 403, 403),
+    ("DELETE", f"/webhooks/{UNKNOWN_ID}", None, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}/deliveries", None, 403, 403, 403),
+    ("GET", f"/webhooks/{UNKNOWN_ID}/deliveries/1", None, 403, 403, 403),
+    ("POST", f"/webhooks/{UNKNOWN_ID}/deliveries/1/replay", None, 403, 403, 403),
+    ("POST", f"/webhooks/{UNKNOWN_ID}/test", None, 403, 403, 403),
     ("GET", "/keys", None, 403, 403, 403),
     ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403, 403),
     ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),

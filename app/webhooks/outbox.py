@@ -1,0 +1,264 @@
+"""The outbox: events written in the transaction of what they tell.
+
+A stored decision's `evaluation.created` events are written by the decision writer's step
+(`Publish`), in the transaction that inserts the decision; a verdict's and a published
+version's by their services, before they commit. Each event gets a delivery row for every
+enabled subscription that wants it, read in that same transaction: so a decision that is
+stored has its events, and one that is not (a refused unit, a rolled-back transaction, a
+crash before the commit) has none. The delivery workers (webhooks.delivery) send them.
+
+Payloads are thin: ids, the set and version, the decisions, each criterion's met flag and
+links; raw attributes are added at sending time, for the subscriptions that ask for them.
+"""
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from app.criteria.models import CriteriaVersion
+from app.db import utcnow
+from app.webhooks.models import (
+    EventType,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+
+_SUBSCRIPTIONS = WebhookSubscription.__table__  # type: ignore[attr-defined]
+_EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
+_DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_VERSIONS = CriteriaVersion.__table__  # type: ignore[attr-defined]
+_MET = {"+": True, "-": False, "?": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: uuid.UUID
+    events: frozenset[str]
+    criteria_set: str | None
+    outcomes: frozenset[str] | None
+
+    def wants(self, event_type: str, slug: str | None, outcome: str | None) -> bool:
+        if event_type not in self.events:
+            return False
+        if self.criteria_set is not None and slug != self.criteria_set:
+            return False
+        return self.outcomes is None or outcome is None or outcome in self.outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event to write: its payload's data, and what subscriptions filter it by."""
+
+    type: EventType
+    data: dict[str, Any]
+    slug: str | None
+    outcome: str | None
+    evaluation_id: uuid.UUID | None = None
+
+
+def subscribers(connection: Connection) -> list[Subscriber]:
+    """The enabled subscriptions, as the transaction sees them."""
+    rows = connection.execute(
+        select(
+            _SUBSCRIPTIONS.c.id,
+            _SUBSCRIPTIONS.c.events,
+            _SUBSCRIPTIONS.c.criteria_set,
+            _SUBSCRIPTIONS.c.outcomes,
+        ).where(_SUBSCRIPTIONS.c.enabled.is_(True))
+    )
+    return [
+        Subscriber(
+            row.id,
+            frozenset(row.events),
+            row.criteria_set,
+            None if row.outcomes is None else frozenset(row.outcomes),
+        )
+        for row in rows
+    ]
+
+
+def write(connection: Connection, events: Iterable[Event], wanting: Sequence[Subscriber]) -> int:
+    """Write the events some subscription wants, with a delivery for each; how many
+    deliveries were written."""
+    if not wanting:
+        return 0
+    now = utcnow()
+    event_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
+    for event in events:
+        targets = [s.id for s in wanting if s.wants(event.type, event.slug, event.outcome)]
+        if not targets:
+            continue
+        event_id = uuid.uuid4()
+        event_rows.append(
+            {
+                "id": event_id,
+                "type": event.type.value,
+                "created_at": now,
+                "data": event.data,
+                "evaluation_id": event.evaluation_id,
+            }
+        )
+        delivery_rows.extend(
+            {
+                "subscription_id": target,
+                "event_id": event_id,
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for target in targets
+        )
+    if event_rows:
+        connection.execute(insert(_EVENTS), event_rows)
+        connection.execute(insert(_DELIVERIES), delivery_rows)
+    return len(delivery_rows)
+
+
+def publish(connection: Connection, event: Event) -> int:
+    """Write one event in the caller's transaction (a verdict's, a published version's)."""
+    return write(connection, [event], subscribers(connection))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def set_of(slug: str, version: int) -> dict[str, Any]:
+    return {"slug": slug, "version": version}
+
+
+def evaluation_event(row: dict[str, Any], keys: Sequence[str]) -> Event:
+    """A stored decision's `evaluation.created`, from the row the writer inserts."""
+    statuses = row["statuses"]
+    decision = row["decision"]
+    return Event(
+        EventType.EVALUATION_CREATED,
+        {
+            "evaluation_id": str(row["id"]),
+            "criteria_set": set_of(row["criteria_set_slug"], row["criteria_set_version"]),
+            "decision": decision,
+            "final_decision": decision,
+            "criteria": {key: _MET[statuses[2 * i]] for i, key in enumerate(keys)},
+            "created_at": _iso(row["created_at"]),
+            "links": {"evaluation": f"/evaluations/{row['id']}"},
+        },
+        row["criteria_set_slug"],
+        decision,
+        row["id"],
+    )
+
+
+def verdict_event(
+    evaluation_id: uuid.UUID,
+    slug: str,
+    version: int,
+    decision: str,
+    verdict: dict[str, Any],
+) -> Event:
+    """A verdict's `verdict.recorded`: `verdict` holds its sequence, decision, agreement
+    and the person's per-criterion judgement."""
+    return Event(
+        EventType.VERDICT_RECORDED,
+        {
+            "evaluation_id": str(evaluation_id),
+            "criteria_set": set_of(slug, version),
+            "decision": decision,
+            "final_decision": verdict["decision"],
+            "verdict": verdict,
+            "links": {
+                "evaluation": f"/evaluations/{evaluation_id}",
+                "verdict": f"/evaluations/{evaluation_id}/verdict",
+            },
+        },
+        slug,
+        verdict["decision"],
+        evaluation_id,
+    )
+
+
+def published_event(slug: str, version: int, content_hash: str) -> Event:
+    """A version that became its set's current one: `criteria.published`."""
+    return Event(
+        EventType.CRITERIA_PUBLISHED,
+        {
+            "criteria_set": set_of(slug, version),
+            "content_hash": content_hash,
+            "links": {"criteria_version": f"/criteria/{slug}/versions/{version}"},
+        },
+        slug,
+        None,
+    )
+
+
+class Outbox:
+    """Per process: the decision writer's `Publish` steps, and what they share.
+
+    The subscriptions are read once per writer transaction, not once per unit, and each
+    version's criteria keys (immutable) once per process.
+    """
+
+    def __init__(self, written: Callable[[], None] = lambda: None) -> None:
+        self._written = written  # told, from the writer's thread, that deliveries are due
+        self._lock = threading.Lock()
+        self._keys: dict[int, tuple[str, ...]] = {}
+        self._transaction: object = None
+        self._subscribers: list[Subscriber] = []
+
+    def written(self) -> None:
+        self._written()
+
+    def step(self, rows: Sequence[dict[str, Any]]) -> "Publish":
+        return Publish(self, rows)
+
+    def subscribers_in(self, connection: Connection) -> list[Subscriber]:
+        transaction = connection.get_transaction()
+        with self._lock:
+            if transaction is not None and transaction is self._transaction:
+                return self._subscribers
+        found = subscribers(connection)
+        with self._lock:
+            self._transaction, self._subscribers = transaction, found
+        return found
+
+    def keys_of(self, connection: Connection, version_id: int) -> tuple[str, ...]:
+        keys = self._keys.get(version_id)
+        if keys is None:
+            criteria = connection.execute(
+                select(_VERSIONS.c.criteria).where(_VERSIONS.c.id == version_id)
+            ).scalar_one()
+            keys = self._keys[version_id] = tuple(c["key"] for c in criteria)
+        return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A step of the decision writer: the unit's decisions' `evaluation.created` events.
+
+    It writes and never answers or refuses, so it runs last, after the steps that may.
+    """
+
+    outbox: Outbox
+    rows: Sequence[dict[str, Any]]
+
+    def run(self, connection: Connection) -> None:
+        wanting = [
+            s for s in self.outbox.subscribers_in(connection) if "evaluation.created" in s.events
+        ]
+        if wanting and write(
+            connection,
+            (
+                evaluation_event(row, self.outbox.keys_of(connection, row["criteria_version_id"]))
+                for row in self.rows
+            ),
+            wanting,
+        ):
+            self.outbox.written()
+        return None
