@@ -1,8 +1,9 @@
 """The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document,
-and work on criteria sets as files (export, check, test, push, pull, diff).
+work on criteria sets as files (export, check, test, push, pull, diff), and evaluate a file
+of invitations (evaluate).
 
-Exit codes of the file commands: 0 done, 1 an invalid file or an error from the server,
-2 failing test cases, 3 a server that cannot be reached.
+Exit codes of the file commands: 0 done, 1 an invalid file or an error from the server
+(`evaluate`: a row in error), 2 failing test cases, 3 a server that cannot be reached.
 """
 
 import json
@@ -17,7 +18,7 @@ import uvicorn
 from sqlmodel import Session
 from typer.core import TyperGroup
 
-from app import setcommands
+from app import filecommands, setcommands
 from app.auth import service as auth_service
 from app.auth.models import ApiKeyCreate, Role
 from app.criteria import service as criteria_service
@@ -62,6 +63,7 @@ keys = typer.Typer(
 )
 cli.add_typer(keys, name="keys")
 cli.add_typer(setcommands.commands)  # no name: check, test, push, pull, diff at the top
+cli.add_typer(filecommands.commands)  # evaluate
 
 
 @cli.command()

@@ -5,9 +5,18 @@ Shared by evaluation requests (`evaluations.models`) and a criteria set's test c
 """
 
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from app.errors import InvalidInput, field_path
 from app.jsonvalues import MAX_PROFILE_VALUES, find_problem
@@ -18,6 +27,17 @@ AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Answer = StrictBool | None
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Count = Annotated[int, Field(ge=0)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC: stored, and read by rules, as one text whatever the offset sent."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: it must fall between years 1 and 9999 in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class ProfileAttributes(BaseModel):
@@ -46,6 +66,11 @@ class ProfileAttributes(BaseModel):
         default=None, description="Whether the invitation came with a note."
     )
     message: Text | None = Field(default=None, description="The invitation's note.")
+    sent_at: Instant | None = Field(
+        default=None,
+        description="When the invitation was sent (ISO 8601 with its offset); rules read "
+        "it as its UTC text, e.g. 2024-09-14T19:31:00Z.",
+    )
     met_in_person: bool | None = Field(default=None, description="Whether we have met.")
     engaged_with_my_posts: bool | None = Field(
         default=None, description="Whether the person has reacted to or commented my posts."
