@@ -15,6 +15,9 @@ of the pairs of slices), req/s and p50/p99, the events delivered and the metrics
 of stored decisions.
 
     .venv/bin/python -m bench.observe [--db sqlite|postgresql] [--rounds 2] [--duration 10]
+                                      [--no-subscription]
+
+`--no-subscription` leaves the subscription out: metrics on against off, alone.
 """
 
 import argparse
@@ -59,7 +62,11 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 def drive_pair(
-    databases: dict[str, tuple[str, str]], order: tuple[str, str], seconds: int, run: str, hook: str
+    databases: dict[str, tuple[str, str]],
+    order: tuple[str, str],
+    seconds: int,
+    run: str,
+    hook: str | None,
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as stack:
@@ -71,7 +78,7 @@ def drive_pair(
             for thread in Path(f"/proc/{pids[0]}/task").iterdir():
                 os.sched_setaffinity(int(thread.name), {core})
             servers[name] = base, pids[0], 1 - core, key
-            if name == "observed":
+            if name == "observed" and hook is not None:
                 subscribe(base, key, hook)
         for name in servers:
             result[name] = {"slices": [], "requests": 0, "seconds": 0.0, "p50": [], "p99": []}
@@ -126,10 +133,13 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument(
+        "--no-subscription", action="store_true", help="metrics on alone, against off"
+    )
     args = parser.parse_args()
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+    hook = None if args.no_subscription else f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
     print(f"# observing, {args.db}: {args.rounds} rounds of {args.duration} s a pair")
     with contextlib.ExitStack() as stack:
         databases = {}
