@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hooks.db'}"
     else:
-        yield fresh_postgres(f"reflexe_hooks_{uuid.uuid4().hex[:8]}")
+        yield fresh_postgres("reflexe_hooks")
 
 
 def subscribe(base: str, target: str) -> dict[str, str]:
