@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from app.criteria.models import Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
+from app.engine import Decision
 from app.jsonvalues import REQUEST_MODEL
 
 MAX_URL = 2048
@@ -25,12 +26,6 @@ class EventType(StrEnum):
 
 
 TEST_EVENT = "webhook.test"  # sent by POST /webhooks/{id}/test alone
-
-
-class Outcome(StrEnum):
-    ACCEPT = "accept"
-    DECLINE = "decline"
-    REVIEW = "review"
 
 
 class DeliveryState(StrEnum):
@@ -146,7 +141,7 @@ def _subscribable(events: list[EventType]) -> list[EventType]:
     return list(dict.fromkeys(events))
 
 
-def _distinct(outcomes: list[Outcome]) -> list[Outcome]:
+def _distinct(outcomes: list[Decision]) -> list[Decision]:
     return list(dict.fromkeys(outcomes))
 
 
@@ -169,11 +164,11 @@ Events = Annotated[
     ),
 ]
 Outcomes = Annotated[
-    list[Outcome],
+    list[Decision],
     AfterValidator(_distinct),
     Field(
         min_length=1,
-        max_length=len(Outcome),
+        max_length=len(Decision),
         description="Only decisions and verdicts with one of these decisions, e.g. "
         '`["review"]`. `criteria.published` events have none and are not filtered.',
     ),
