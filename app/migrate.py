@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.criteria import service as criteria_service
 from app.db import begin_immediately, create_db_engine
+from app.privacy import Privacy
 from app.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -77,7 +78,7 @@ def prepare_database(settings: Settings) -> PreparedDatabase:
     try:
         upgraded = upgrade(engine)
         with Session(engine) as session:
-            seeded = criteria_service.ensure_default_set(session)
+            seeded = criteria_service.ensure_default_set(session, Privacy(settings.privacy_default))
     finally:
         engine.dispose()
     return PreparedDatabase(upgrade=upgraded, seeded_set=seeded.slug if seeded else None)

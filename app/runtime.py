@@ -34,6 +34,7 @@ from app.migrate import prepare_database
 from app.monitoring import exposition
 from app.monitoring.metrics import NoWriterMetrics, WriterMetrics
 from app.monitoring.pool import unwatch_pool, watch_pool
+from app.privacy import SubjectKeys
 from app.reviews.queue import Enqueue
 from app.settings import Settings
 from app.webhooks.delivery import DeliveryWorker, Policy
@@ -62,6 +63,7 @@ class Runtime:
     engine: Engine  # reads, and the writer's own transactions
     write_engine: Engine  # a session's writes: SQLite takes its lock at BEGIN
     secret: bytes | None  # of the API keys' hash; None in development mode without one
+    subject_keys: SubjectKeys  # a subject's ref as its keyed hash (app.privacy)
     guard: KeyGuard
     registry: CriteriaRegistry
     writer: DecisionWriter
@@ -103,11 +105,13 @@ class Runtime:
             poll=settings.webhook_poll_seconds,
         )
         outbox = Outbox(written=webhooks.wake)
+        subject_keys = SubjectKeys.from_settings(settings)
         runtime = cls(
             settings=settings,
             engine=engine,
             write_engine=write_engine,
             secret=secret,
+            subject_keys=subject_keys,
             guard=KeyGuard(
                 engine,
                 secret,
@@ -125,6 +129,7 @@ class Runtime:
                 Budget(settings.max_evaluation_cost, settings.max_request_cost),
                 anyio.CapacityLimiter(CPU_THREADS),
                 Freshness(registry),
+                subject_keys,
                 stored_steps=(Enqueue, outbox.step),
             ),
             batch_slots=BatchSlots(settings.max_concurrent_batches),

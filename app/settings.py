@@ -137,6 +137,27 @@ class Settings(BaseSettings):
         "process counts alone) or async+redis://host:6379 (shared by every replica).",
     )
 
+    privacy_default: Literal["full", "minimal"] = Field(
+        default="full",
+        description="The privacy of a criteria set created without one: `full` keeps a "
+        "decision's inputs as given, `minimal` no attributes, no name and the ref only as a "
+        "keyed hash (see the README's Privacy section).",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days a decision is kept, with its inputs and verdicts, before the daily "
+        "purge removes it; a set's own `retention_days` overrides it. Unset: kept for ever.",
+    )
+    purge_chunk: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Decisions the purge removes per transaction, so that evaluations are "
+        "never blocked for long.",
+    )
+
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="Allow webhook targets on loopback, link-local and private addresses "

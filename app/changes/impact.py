@@ -34,6 +34,7 @@ from app.engine import CriteriaDefinition, replay
 from app.errors import InvalidInput
 from app.evaluations.log import decode_cursor, encode_position
 from app.evaluations.models import EvaluationRecord
+from app.privacy import Privacy
 from app.reviews.models import Verdict
 
 CHUNK = 5000
@@ -113,6 +114,9 @@ def run(
             break
         seen += 1
         answers, attributes = row.answers, row.attributes
+        if row.privacy != Privacy.FULL:
+            missing[("minimised", None)] += 1
+            continue
         if answers is None or attributes is None:
             missing[("no_inputs", None)] += 1
             continue
@@ -187,6 +191,7 @@ def _rows(engine: Engine, slug: str, request: ImpactRequest) -> Iterator[Any]:
             _E.c.statuses,
             _E.c.answers,
             _E.c.attributes,
+            _E.c.privacy,
             _V.c.decision.label("verdict"),
         )
         .select_from(_E.outerjoin(_V, and_(_V.c.evaluation_id == _E.c.id, _V.c.current)))

@@ -94,8 +94,9 @@ class VerdictAgreement(BaseModel):
 
 
 class NotReplayed(BaseModel):
-    reason: Literal["no_inputs", "removed_criterion"] = Field(
-        description="`no_inputs`: the decision's inputs were not stored; "
+    reason: Literal["no_inputs", "minimised", "removed_criterion"] = Field(
+        description="`no_inputs`: the decision's inputs were not stored; `minimised`: it was "
+        "stored under the set's `minimal` privacy, without the attributes a replay needs; "
         "`removed_criterion`: it answered a criterion the candidate does not have."
     )
     criterion: str | None = Field(description="The criterion, for `removed_criterion`.")

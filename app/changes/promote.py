@@ -17,6 +17,7 @@ from app.criteria.cases import run_cases
 from app.criteria.models import CaseSpec, PendingCase
 from app.errors import Conflict, InvalidInput, NotFound
 from app.evaluations.log import load_record
+from app.privacy import Privacy
 from app.reviews import repository as verdicts
 
 _STATUS = {"+": True, "-": False, "?": None}
@@ -26,9 +27,15 @@ def make_case(
     session: Session, evaluation_id: uuid.UUID, body: CaseRequest, api_key_id: str | None
 ) -> PendingCasePublic:
     """Store the decision as a pending case of its set; 409 if the set already waits on a
-    case of that name, or if the decision answered a criterion the set no longer has."""
+    case of that name, if the decision answered a criterion the set no longer has, or if it
+    was minimised (its attributes were never stored)."""
     record = load_record(session, evaluation_id)
     slug = record.criteria_set_slug
+    if record.privacy != Privacy.FULL:
+        raise Conflict(
+            f"The decision was stored under '{slug}''s minimal privacy, without the "
+            "attributes it was made from: it cannot become a case."
+        )
     criteria_set = criteria_service.load_set(session, slug)
     assert criteria_set.id is not None
     current = criteria_service.load_version(session, criteria_set, criteria_set.current_version)

@@ -26,7 +26,14 @@ def content_of(content: CriteriaContent) -> dict[str, Any]:
     dumped["cases"] = [
         {**case.model_dump(mode="json"), "attributes": case.profile()} for case in content.cases
     ]
-    return {name: dumped[name] for name in CONTENT_FIELDS}
+    stored = {name: dumped[name] for name in CONTENT_FIELDS}
+    # Named only when they differ from the defaults, so that a set's file and hash are the
+    # same as before these fields existed.
+    if dumped["privacy"] not in (None, "full"):
+        stored["privacy"] = dumped["privacy"]
+    if dumped["retention_days"] is not None:
+        stored["retention_days"] = dumped["retention_days"]
+    return stored
 
 
 def file_of(slug: str, content: CriteriaContent) -> dict[str, Any]:

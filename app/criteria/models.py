@@ -22,6 +22,7 @@ from app.criteria.rules_schema import CONDITION_REF, LITERAL_SCHEMAS
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Mode, UnknownMode
 from app.jsonvalues import REQUEST_MODEL
+from app.privacy import Privacy
 from app.profiles import Answer, AnswerKey, ProfileAttributes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
@@ -87,6 +88,10 @@ class CriteriaSet(SQLModel, table=True):
     shadow_since: datetime | None = TableField(default=None, sa_type=UTCDateTime)
     archived_at: datetime | None = TableField(default=None, sa_type=UTCDateTime)
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+    # The current version's, copied when it becomes current: what the writer and the purge
+    # read of a set without reading its versions.
+    privacy: str = TableField(default=Privacy.FULL, max_length=16)
+    retention_days: int | None = None
 
 
 class CriteriaVersion(SQLModel, table=True):
@@ -114,6 +119,8 @@ class CriteriaVersion(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSONColumn, nullable=False)
     )
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
+    privacy: str = TableField(default=Privacy.FULL, max_length=16)
+    retention_days: int | None = None
 
 
 class PendingCase(SQLModel, table=True):
@@ -243,6 +250,21 @@ class CriteriaContent(BaseModel):
         default_factory=list,
         max_length=MAX_CASES,
         description="Test cases: each must pass for the version to be saved.",
+    )
+    privacy: Privacy | None = Field(
+        default=None,
+        description="What the decision log keeps of the set's decisions. `full`: the inputs "
+        "as given. `minimal`: no attributes, no subject name, the ref only as a keyed hash, "
+        "and explanations without the profile's values; such decisions cannot be replayed. "
+        "Absent: the set's current privacy, or REFLEXE_PRIVACY_DEFAULT for a new set. The "
+        "current version's privacy governs every decision of the set.",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days the set's decisions are kept before the daily purge removes them, "
+        "over REFLEXE_RETENTION_DAYS; absent: the deployment's retention.",
     )
 
 

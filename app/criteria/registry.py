@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 from app.criteria.models import CriteriaSet, CriteriaVersion
 from app.engine import CriteriaDefinition, compile_definition
 from app.errors import CriteriaSetArchived, NotFound
+from app.privacy import Privacy
 
 _SETS = CriteriaSet.__table__  # type: ignore[attr-defined]
 _VERSIONS = CriteriaVersion.__table__  # type: ignore[attr-defined]
@@ -29,6 +30,7 @@ class SetState:
     is_default: bool
     is_archived: bool
     shadow_version: int | None = None
+    privacy: Privacy = Privacy.FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class ResolvedCriteria:
     via_default: bool
     # The set's shadow version and its definition: stored evaluations are decided by it too.
     shadow: tuple[int, CriteriaDefinition] | None = None
+    # The set's current privacy, whatever version decides: what the log may keep.
+    privacy: Privacy = Privacy.FULL
 
     def is_current(self, states: dict[int, SetState]) -> bool:
         """Whether an evaluation made with this version may still be stored."""
@@ -52,6 +56,8 @@ class ResolvedCriteria:
             return False
         if self.via_default and not state.is_default:
             return False
+        if state.privacy is not self.privacy:
+            return False  # decided under another privacy: decide again under the new one
         return self.is_pinned or state.current_version == self.version
 
 
@@ -104,6 +110,7 @@ class CriteriaRegistry:
             is_pinned=number is not None,
             via_default=via_default,
             shadow=shadow,
+            privacy=state.privacy,
         )
 
     def load(self, slug: str | None, number: int | None) -> ResolvedCriteria:
@@ -165,6 +172,7 @@ def read_states(connection: Connection) -> dict[int, SetState]:
             _SETS.c.is_default,
             _SETS.c.archived_at,
             _SETS.c.shadow_version,
+            _SETS.c.privacy,
         )
     )
     return {
@@ -175,6 +183,7 @@ def read_states(connection: Connection) -> dict[int, SetState]:
             row.is_default,
             row.archived_at is not None,
             row.shadow_version,
+            Privacy(row.privacy),
         )
         for row in rows
     }

@@ -94,13 +94,20 @@ def delete_pending(session: Session, pending: list[PendingCase]) -> None:
 
 
 def advance_version(
-    session: Session, criteria_set: CriteriaSet, expected: int, number: int
+    session: Session,
+    criteria_set: CriteriaSet,
+    expected: int,
+    number: int,
+    *,
+    privacy: str,
+    retention_days: int | None,
 ) -> bool:
-    """Make `number` the set's current version unless another writer changed it first."""
+    """Make `number` the set's current version unless another writer changed it first; the
+    set takes the version's privacy and retention."""
     result = session.exec(
         update(CriteriaSet)
         .where(col(CriteriaSet.id) == criteria_set.id, col(CriteriaSet.current_version) == expected)
-        .values(current_version=number)
+        .values(current_version=number, privacy=privacy, retention_days=retention_days)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

@@ -20,8 +20,10 @@ from app.criteria.models import (
     Slug,
 )
 from app.etags import etag, if_match_docs
+from app.privacy import Privacy
 from app.problems import problem_responses
 from app.routing import GatedRoute, IfMatch
+from app.runtime import runtime_of
 from app.sessions import SessionDep, WriteSessionDep
 from app.setfiles import FileFormat, export_text
 
@@ -81,13 +83,16 @@ def list_criteria_sets(
 )
 def create_criteria_set(
     _: AdminKey,
+    request: Request,
     session: WriteSessionDep,
     registry: RegistryDep,
     response: Response,
     body: Annotated[CriteriaSetCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> CriteriaSetPublic:
-    """Create a criteria set as its version 1."""
-    created = service.create_set(session, body)
+    """Create a criteria set as its version 1 (its `privacy`, when absent, is the
+    deployment's REFLEXE_PRIVACY_DEFAULT)."""
+    default = Privacy(runtime_of(request.app).settings.privacy_default)
+    created = service.create_set(session, body, default_privacy=default)
     registry.refresh()
     response.headers["Location"] = f"/criteria/{created.slug}"
     response.headers["ETag"] = etag(created.version)

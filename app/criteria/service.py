@@ -1,5 +1,7 @@
 """Criteria sets: create, version, archive, choose the default, resolve for evaluation."""
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -34,6 +36,7 @@ from app.errors import (
 from app.etags import etag
 from app.etags import if_match as matches
 from app.jsonvalues import find_problem
+from app.privacy import Privacy
 from app.webhooks import outbox
 
 
@@ -91,13 +94,24 @@ def get_set(session: Session, slug: str) -> CriteriaSetPublic:
     return _public(session, criteria_set, _current_version(session, criteria_set))
 
 
-def create_set(session: Session, body: CriteriaSetCreate) -> CriteriaSetPublic:
-    """Store a new set as version 1; the first set ever stored becomes the default."""
+def create_set(
+    session: Session, body: CriteriaSetCreate, *, default_privacy: Privacy = Privacy.FULL
+) -> CriteriaSetPublic:
+    """Store a new set as version 1; the first set ever stored becomes the default.
+
+    A body without `privacy` takes `default_privacy` (REFLEXE_PRIVACY_DEFAULT).
+    """
     _, covered = build_version(body)
     if repository.get_set(session, body.slug) is not None:
         raise Conflict(f"A criteria set with slug '{body.slug}' already exists.")
+    privacy = body.privacy or default_privacy
+    body = body.model_copy(update={"privacy": privacy})
     criteria_set = CriteriaSet(
-        slug=body.slug, current_version=1, is_default=not repository.has_any_set(session)
+        slug=body.slug,
+        current_version=1,
+        is_default=not repository.has_any_set(session),
+        privacy=privacy,
+        retention_days=body.retention_days,
     )
     session.add(criteria_set)
     try:
@@ -122,11 +136,19 @@ def replace_set(
     criteria_set = _load(session, slug)
     _check_if_match(if_match, criteria_set)
     _ensure_active(criteria_set)
-    content, pending = _with_pending(session, criteria_set, body)
+    content, pending = _with_pending(session, criteria_set, _inheriting(criteria_set, body))
     _, covered = build_version(content)
     current = criteria_set.current_version
     number = _next_number(session, criteria_set)
-    if not repository.advance_version(session, criteria_set, current, number):
+    advanced = repository.advance_version(
+        session,
+        criteria_set,
+        current,
+        number,
+        privacy=content.privacy or criteria_set.privacy,
+        retention_days=content.retention_days,
+    )
+    if not advanced:
         raise _stale(slug)
     try:
         version = _add_version(session, criteria_set, content, number, covered)
@@ -199,12 +221,14 @@ def get_version(session: Session, slug: str, number: int) -> CriteriaVersionPubl
     return _version_public(slug, _load_version(session, criteria_set, number))
 
 
-def ensure_default_set(session: Session) -> CriteriaSetPublic | None:
+def ensure_default_set(
+    session: Session, default_privacy: Privacy = Privacy.FULL
+) -> CriteriaSetPublic | None:
     """Create PIPU as the default set on a database that has never held a set; the set made."""
     if repository.has_any_set(session):
         return None
     try:
-        return create_set(session, PIPU)
+        return create_set(session, PIPU, default_privacy=default_privacy)
     except Conflict:
         return None  # another process seeded it first
 
@@ -269,8 +293,22 @@ def content_of_version(version: CriteriaVersion) -> CriteriaContent:
             "policy": version.policy,
             "params": version.params,
             "cases": version.cases,
+            "privacy": version.privacy,
+            "retention_days": version.retention_days,
         }
     )
+
+
+def _inheriting(criteria_set: CriteriaSet, body: CriteriaSetReplace) -> CriteriaSetReplace:
+    """`body`, keeping the set's privacy and retention where it does not name them: leaving
+    a field out never stores more, nor longer. An explicit `retention_days: null` returns to
+    the deployment's retention."""
+    update: dict[str, Any] = {}
+    if body.privacy is None:
+        update["privacy"] = Privacy(criteria_set.privacy)
+    if "retention_days" not in body.model_fields_set:
+        update["retention_days"] = criteria_set.retention_days
+    return body.model_copy(update=update) if update else body
 
 
 def _with_pending(
@@ -321,6 +359,8 @@ def _add_version(
         params=content["params"],
         cases=content["cases"],
         coverage=[c.model_dump() for c in covered],
+        privacy=body.privacy or Privacy.FULL,
+        retention_days=body.retention_days,
     )
     session.add(version)
     session.flush()

@@ -110,6 +110,8 @@ class CriterionResult:
     source: Source
     reasons: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    # `reasons` without the profile's values; only when asked for (`evaluate(masked=True)`).
+    masked_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

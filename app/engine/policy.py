@@ -1,7 +1,7 @@
 """Judge answers against a criteria set, apply its policy and explain the outcome."""
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from app.engine.model import (
     Answers,
@@ -32,12 +32,21 @@ _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
 
 
 def evaluate(
-    definition: CriteriaDefinition, answers: Answers, attributes: Attributes | None = None
+    definition: CriteriaDefinition,
+    answers: Answers,
+    attributes: Attributes | None = None,
+    *,
+    masked: bool = False,
 ) -> Evaluation:
-    """Decide on one profile from direct answers and, for criteria with rules, attributes."""
+    """Decide on one profile from direct answers and, for criteria with rules, attributes.
+
+    With `masked`, each criterion also carries its reasons without the profile's values.
+    """
     attributes = attributes if attributes is not None else {}
     unknown_note = _UNKNOWN_NOTES[definition.policy.unknown]
-    results = tuple(_judge(c, answers, attributes, unknown_note) for c in definition.criteria)
+    results = tuple(
+        _judge(c, answers, attributes, unknown_note, masked) for c in definition.criteria
+    )
     outcome = _outcome(definition, tuple(result.met for result in results))
     return Evaluation(
         decision=outcome.decision,
@@ -117,29 +126,53 @@ def _outcome(definition: CriteriaDefinition, met: tuple[bool | None, ...]) -> Ou
 
 
 def _judge(
-    criterion: Criterion, answers: Answers, attributes: Attributes, unknown_note: str
+    criterion: Criterion,
+    answers: Answers,
+    attributes: Attributes,
+    unknown_note: str,
+    masked: bool,
 ) -> CriterionResult:
     key, label, rules = criterion.key, criterion.label, criterion.rules
     answer = answers.get(key)
     verdict, judged = (None, []) if rules is None else rules.judge(attributes)
     evidence = tuple(judged)
     if answer is not None:
-        reasons = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
-        if verdict is not None and verdict is not answer:
-            found = "met" if verdict else "not met"
-            reasons.append(f"The rules disagree, they find it {found}: {_join(evidence)}.")
-        return CriterionResult(key, label, answer, Source.ANSWER, tuple(reasons), evidence)
-    if verdict is not None:
-        because = tuple(e.reason for e in evidence)
-        return CriterionResult(key, label, verdict, Source.RULES, because, evidence)
-    said = "Answered unknown" if key in answers else "No answer given"
-    if rules is not None:
-        said += f" and the rules cannot tell ({_join(evidence)})"
-    return CriterionResult(key, label, None, Source.NONE, (f"{said}; {unknown_note}.",), evidence)
+        met, source = answer, Source.ANSWER
+    elif verdict is not None:
+        met, source = verdict, Source.RULES
+    else:
+        met, source = None, Source.NONE
+
+    def reasons(reason_of: Callable[[Evidence], str]) -> tuple[str, ...]:
+        if source is Source.ANSWER:
+            said = [f"Answered {'yes' if answer else 'no'} to: {criterion.question}"]
+            if verdict is not None and verdict is not answer:
+                found = "met" if verdict else "not met"
+                said.append(
+                    f"The rules disagree, they find it {found}: {_join(evidence, reason_of)}."
+                )
+            return tuple(said)
+        if source is Source.RULES:
+            return tuple(map(reason_of, evidence))
+        said_none = "Answered unknown" if key in answers else "No answer given"
+        if rules is not None:
+            said_none += f" and the rules cannot tell ({_join(evidence, reason_of)})"
+        return (f"{said_none}; {unknown_note}.",)
+
+    masked_reasons = reasons(_masked_reason) if masked else ()
+    return CriterionResult(key, label, met, source, reasons(_reason), evidence, masked_reasons)
 
 
-def _join(evidence: Iterable[Evidence]) -> str:
-    return "; ".join(e.reason for e in evidence)
+def _reason(evidence: Evidence) -> str:
+    return evidence.reason
+
+
+def _masked_reason(evidence: Evidence) -> str:
+    return evidence.masked_reason
+
+
+def _join(evidence: Iterable[Evidence], reason_of: Callable[[Evidence], str]) -> str:
+    return "; ".join(map(reason_of, evidence))
 
 
 def _resolve(statuses: Statuses, unknown_as: bool) -> dict[str, bool | None]:

@@ -77,6 +77,8 @@ class Evidence:
     result: Verdict
     reason: str
     actual_shortened: bool = False
+    # The reason without the profile's value: what a minimised log keeps (app.privacy).
+    masked_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,11 @@ class Leaf:
         return verdict, self.explain(profile, verdict)
 
     def _evidence(self, actual: Any, result: Verdict) -> Evidence:
-        reason = self.reason if result is True and self.reason else self._describe(actual, result)
+        if result is True and self.reason:
+            reason = masked = self.reason  # the rule's own words
+        else:
+            reason = self._describe(actual, result)
+            masked = self._describe(actual, result, show_value=False)
         quoted, shortened = quote(actual)
         return Evidence(
             self.attribute,
@@ -135,16 +141,19 @@ class Leaf:
             result,
             reason,
             shortened,
+            masked,
         )
 
-    def _describe(self, actual: Any, result: Verdict) -> str:
+    def _describe(self, actual: Any, result: Verdict, *, show_value: bool = True) -> str:
+        """The verdict in words; without `show_value`, the profile's value is left out and
+        only the rule's own values (thresholds, keywords, patterns) remain."""
         name, op = self.attribute, self.operator
         if op == "exists":
             present = actual is not None
             return f"{name} is {'present' if present else 'missing'}"
         if actual is None:
             return f"{name} is missing"
-        seen = f"{name} is {_show(actual)}"
+        seen = f"{name} is {_show(actual)}" if show_value else name
         target = self.target
         if result is None:
             return f"{seen}, which {op} cannot judge"

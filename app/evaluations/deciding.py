@@ -7,6 +7,7 @@ loop when it is cheap and in a worker thread when it is not. Two steps:
 - `judge` runs the engine and shapes the answer, and the row to store unless a dry run.
 """
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.engine import evaluate as run_engine
 from app.errors import InvalidInput, ReflexeError, field_path
 from app.evaluations.models import EvaluationRequest
 from app.jsonvalues import find_problem
+from app.privacy import Privacy, SubjectKeys
 from app.profiles import check_answer_keys, check_attributes
 
 _REQUEST = TypeAdapter(EvaluationRequest)
@@ -68,11 +70,25 @@ class Decided:
 
     def body(self) -> bytes:
         """The answer to send: the stored row's, if `linking` completed it with the subject's
-        previous decision."""
-        if self.row is None or self.row["previous_id"] is None:
+        previous decision (under `minimal`, the caller's answer with the same completion)."""
+        row = self.row
+        if row is None or row["previous_id"] is None:
             return self.answer
-        answer: str = self.row["answer"]
-        return answer.encode()
+        stored: str = row["answer"]
+        if row["privacy"] == Privacy.FULL:
+            return stored.encode()
+        linked = json.loads(stored)
+        answer = json.loads(self.answer)
+        answer["previous_id"], answer["changes"] = linked["previous_id"], linked["changes"]
+        return to_json(answer)
+
+    def kept(self) -> bytes:
+        """The answer as the log keeps it: the one sent, except under `minimal`, where the
+        profile's values are left out."""
+        if self.row is None:
+            return self.answer
+        stored: str = self.row["answer"]
+        return stored.encode()
 
 
 Drafts = dict[str, tuple[CriteriaDefinition, int]]
@@ -112,14 +128,18 @@ def prepare(
     return Prepared(request, resolved, definition, profile, cost)
 
 
-def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
+def judge(prepared: Prepared, api_key_id: str | None, keys: SubjectKeys) -> Decided:
     """Run the engine: the answer and, unless a dry run, the row to store.
 
     The answer is built as plain JSON-ready data rather than validated models: this is
-    the hot path, and `EvaluationPublic` documents exactly this shape.
+    the hot path, and `EvaluationPublic` documents exactly this shape. Under the set's
+    `minimal` privacy the row keeps no attributes, no name, the ref only as its key
+    (`keys`), and an answer without the profile's values; the caller's answer is whole.
     """
     request, resolved = prepared.request, prepared.resolved
-    outcome = run_engine(prepared.definition, request.answers, prepared.profile)
+    privacy = _privacy_of(prepared)
+    minimal = privacy is Privacy.MINIMAL and not request.dry_run
+    outcome = run_engine(prepared.definition, request.answers, prepared.profile, masked=minimal)
     evaluation_id = None if request.dry_run else uuid7()
     created_at = utcnow()
     subject = request.subject
@@ -146,24 +166,35 @@ def judge(prepared: Prepared, api_key_id: str | None) -> Decided:
         # Read back with the current verdict, if any (evaluations.log).
         "verdict": None,
         "final_decision": outcome.decision.value,
+        "privacy": privacy.value,
     }
     answer = to_json(payload)
     if resolved is None or evaluation_id is None:
         return Decided(answer, outcome.decision.value, None, None)
-    # A row of `EvaluationRecord`, each of its columns: the answer is kept as it was sent.
+    ref = None if subject is None else subject.ref
+    if minimal:
+        payload["subject"] = None
+        payload["criteria"] = [_outcome(criterion, masked=True) for criterion in outcome.criteria]
+        kept = to_json(payload).decode()
+    else:
+        kept = answer.decode()
+    # A row of `EvaluationRecord`, each of its columns: the answer is kept as it was sent
+    # (under `minimal`, without the profile's values).
     row = {
         "id": evaluation_id,
         "criteria_version_id": resolved.version_id,
         "criteria_set_slug": resolved.slug,
         "criteria_set_version": resolved.version,
-        "subject_ref": None if subject is None else subject.ref,
-        "subject_name": None if subject is None else subject.name,
+        "subject_ref": None if minimal else ref,
+        "subject_name": None if minimal or subject is None else subject.name,
+        "subject_key": None if ref is None else keys.of(ref),
+        "privacy": privacy.value,
         "decision": outcome.decision.value,
         "created_at": created_at,
         "api_key_id": api_key_id,
         "answers": to_json(request.answers).decode(),
-        "attributes": to_json(prepared.profile).decode(),
-        "answer": answer.decode(),
+        "attributes": "{}" if minimal else to_json(prepared.profile).decode(),
+        "answer": kept,
         "statuses": "".join(map(status_code, outcome.criteria)),
         "previous_id": None,
         "created_on": created_at.date(),
@@ -236,13 +267,22 @@ def _check_inputs(
             raise InvalidInput([(field_path(found[0]), found[1])])
 
 
-def _outcome(result: CriterionResult) -> dict[str, Any]:
+def _privacy_of(prepared: Prepared) -> Privacy:
+    """The set's current privacy; an inline draft's own (it is never stored)."""
+    if prepared.resolved is not None:
+        return prepared.resolved.privacy
+    draft = prepared.request.criteria
+    return Privacy.FULL if draft is None or draft.privacy is None else draft.privacy
+
+
+def _outcome(result: CriterionResult, *, masked: bool = False) -> dict[str, Any]:
+    """A criterion's part of the answer; `masked`, without the profile's values."""
     return {
         "key": result.key,
         "label": result.label,
         "met": result.met,
         "source": result.source.value,
-        "reasons": list(result.reasons),
+        "reasons": list(result.masked_reasons if masked else result.reasons),
         "evidence": [
             {
                 "attribute": e.attribute,
@@ -250,10 +290,10 @@ def _outcome(result: CriterionResult) -> dict[str, Any]:
                 # A param's value is part of the stored version: name it, don't copy it.
                 "expected": None if e.param is not None else e.expected,
                 "param": e.param,
-                "actual": e.actual,
-                "actual_shortened": e.actual_shortened,
+                "actual": None if masked else e.actual,
+                "actual_shortened": False if masked else e.actual_shortened,
                 "result": e.result,
-                "reason": e.reason,
+                "reason": e.masked_reason if masked else e.reason,
             }
             for e in result.evidence
         ],

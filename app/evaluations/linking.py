@@ -5,7 +5,9 @@ stores a unit's decisions, each decision with a `subject.ref` gets `previous_id`
 decision stored for that ref under the same criteria set (earlier in the same batch
 included), and `changes`, what differs from it: the attributes, the criteria's statuses,
 the decision. Both go into the row and into the answer it keeps, so the caller, the log and
-an auditor read the same thing. A subject without a ref is never linked.
+an auditor read the same thing. A subject without a ref is never linked. Refs are matched
+by their keyed hash (`subject_key`), so minimised decisions link too; where either of the
+two keeps no attributes (`minimal`), no attribute is said to have changed.
 """
 
 import json
@@ -17,6 +19,7 @@ from pydantic_core import to_json
 from sqlalchemy import Connection, Table, bindparam, func, select
 
 from app.evaluations.models import EvaluationRecord
+from app.privacy import Privacy
 
 _EVALUATION: Table = EvaluationRecord.__table__  # type: ignore[attr-defined]
 _MET = {"+": True, "-": False, "?": None}
@@ -32,6 +35,7 @@ class Previous:
     decision: str
     version_id: int
     statuses: str
+    privacy: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +45,21 @@ class Link:
     rows: Sequence[dict[str, Any]]
 
     def run(self, connection: Connection) -> None:
-        refs = {row["subject_ref"] for row in self.rows if row["subject_ref"] is not None}
+        refs = {row["subject_key"] for row in self.rows if row["subject_key"] is not None}
         if not refs:
             return None
         latest = _latest(connection, refs)
         for row in self.rows:
-            if row["subject_ref"] is None:
+            if row["subject_key"] is None:
                 continue
-            key = (row["criteria_set_slug"], row["subject_ref"])
+            key = (row["criteria_set_slug"], row["subject_key"])
             previous = latest.get(key)
             if previous is not None:
                 answer = json.loads(row["answer"])
                 was = _statuses(connection, previous, row["criteria_version_id"], answer)
                 answer["previous_id"] = str(previous.id)
-                answer["changes"] = changes(previous, was, json.loads(row["attributes"]), answer)
+                attributes = None if row["privacy"] != Privacy.FULL else row["attributes"]
+                answer["changes"] = changes(previous, was, attributes, answer)
                 row["previous_id"] = previous.id
                 row["answer"] = to_json(answer).decode()
             latest[key] = Previous(
@@ -63,6 +68,7 @@ class Link:
                 row["decision"],
                 row["criteria_version_id"],
                 row["statuses"],
+                row["privacy"],
             )
         return None
 
@@ -70,17 +76,20 @@ class Link:
 def changes(
     previous: Previous,
     was: dict[str, bool | None],
-    attributes: dict[str, Any],
+    attributes: str | None,
     answer: dict[str, Any],
 ) -> dict[str, Any]:
     """What differs between `previous` (whose criteria were `was`, by key) and a decision's
-    attributes and answer: the JSON of a `Changes`. A criterion only one has is left out."""
-    before = _as_dict(previous.attributes)
-    changed = sorted(
-        name
-        for name in before.keys() | attributes.keys()
-        if name not in before or name not in attributes or not _same(before[name], attributes[name])
-    )
+    attributes (their JSON; None if not kept) and answer: the JSON of a `Changes`. A
+    criterion only one has is left out; attributes are compared only if both kept them."""
+    changed: list[str] = []
+    if attributes is not None and previous.privacy == Privacy.FULL:
+        before, now = _as_dict(previous.attributes), json.loads(attributes)
+        changed = sorted(
+            name
+            for name in before.keys() | now.keys()
+            if name not in before or name not in now or not _same(before[name], now[name])
+        )
     flips = [
         {"key": criterion["key"], "was": was[criterion["key"]], "now": criterion["met"]}
         for criterion in answer["criteria"]
@@ -125,8 +134,13 @@ def _latest(connection: Connection, refs: set[str]) -> dict[tuple[str, str], Pre
     if not ids:
         return {}
     return {
-        (row.criteria_set_slug, row.subject_ref): Previous(
-            row.id, row.attributes, row.decision, row.criteria_version_id, row.statuses
+        (row.criteria_set_slug, row.subject_key): Previous(
+            row.id,
+            row.attributes,
+            row.decision,
+            row.criteria_version_id,
+            row.statuses,
+            row.privacy,
         )
         for row in connection.execute(_BY_ID, {"ids": ids})
     }
@@ -140,22 +154,23 @@ _ranked = (
         _e.id,
         func.row_number()
         .over(
-            partition_by=(_e.criteria_set_slug, _e.subject_ref),
+            partition_by=(_e.criteria_set_slug, _e.subject_key),
             order_by=(_e.created_at.desc(), _e.id.desc()),
         )
         .label("rank"),
     )
-    .where(_e.subject_ref.in_(bindparam("refs", expanding=True)))
+    .where(_e.subject_key.in_(bindparam("refs", expanding=True)))
     .subquery()
 )
 _LATEST_IDS = select(_ranked.c.id).where(_ranked.c.rank == 1)
 _BY_ID = select(
     _e.id,
     _e.criteria_set_slug,
-    _e.subject_ref,
+    _e.subject_key,
     _e.attributes,
     _e.decision,
     _e.criteria_version_id,
     _e.statuses,
+    _e.privacy,
 ).where(_e.id.in_(bindparam("ids", expanding=True)))
 _ANSWER = select(_e.answer).where(_e.id == bindparam("id"))

@@ -22,6 +22,7 @@ from app.evaluations.models import (
 )
 from app.evaluations.repository import EvaluationFilter
 from app.jsonvalues import NUL_MESSAGE
+from app.privacy import Privacy, SubjectKeys
 from app.reviews import repository as verdicts_repository
 from app.reviews.models import Verdict
 
@@ -50,6 +51,7 @@ def get_inputs(
         subject=_subject(record),
         answers=record.answers,
         attributes=record.attributes,
+        privacy=Privacy(record.privacy),
     )
 
 
@@ -73,8 +75,6 @@ def list_evaluations(
     session: Session, filters: EvaluationFilter, *, limit: int, cursor: str | None
 ) -> bytes:
     """A page of stored decisions, newest first, as the JSON of an `EvaluationPage`."""
-    if filters.subject_ref is not None and "\x00" in filters.subject_ref:
-        raise InvalidInput([("subject", NUL_MESSAGE)], location="query")
     after = decode_cursor(cursor) if cursor else None
     records = repository.list_page(session, filters, limit=limit + 1, after=after)
     page, more = records[:limit], len(records) > limit
@@ -82,6 +82,15 @@ def list_evaluations(
     # Each item is the stored answer as it is: the page is assembled, never re-encoded.
     items = ",".join(answers_of(session, page))
     return f'{{"items":[{items}],"next_cursor":{next_cursor}}}'.encode()
+
+
+def subject_key_of(keys: SubjectKeys, ref: str | None) -> str | None:
+    """The `subject` query parameter as the key decisions are stored under; 422 for U+0000."""
+    if ref is None:
+        return None
+    if "\x00" in ref:
+        raise InvalidInput([("subject", NUL_MESSAGE)], location="query")
+    return keys.of(ref)
 
 
 def answers_of(session: Session, records: Sequence[EvaluationRecord]) -> list[str]:

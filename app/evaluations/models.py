@@ -26,6 +26,7 @@ from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 from app.errors import Problem
 from app.jsonvalues import REQUEST_MODEL
+from app.privacy import SUBJECT_KEY_LENGTH, Privacy
 from app.profiles import AnswerKey, ProfileAttributes
 
 # --- table ------------------------------------------------------------------
@@ -43,7 +44,7 @@ class EvaluationRecord(SQLModel, table=True):
     __tablename__ = "evaluation"
     __table_args__ = (
         Index("ix_evaluation_created_at_id", "created_at", "id"),
-        Index("ix_evaluation_subject_ref_created_at", "subject_ref", "created_at"),
+        Index("ix_evaluation_subject_key_created_at", "subject_key", "created_at"),
         Index("ix_evaluation_api_key_id_created_at", "api_key_id", "created_at"),
         # Statistics read these two indexes alone, never the rows (app.reviews.stats): a
         # whole set in the order its counts are grouped by, or a range of days.
@@ -85,6 +86,11 @@ class EvaluationRecord(SQLModel, table=True):
     criteria_set_version: int
     subject_ref: str | None = TableField(default=None, max_length=2048)
     subject_name: str | None = TableField(default=None, max_length=200)
+    # The ref's keyed hash (app.privacy.SubjectKeys), kept whatever the privacy: how a
+    # person's decisions are found, linked, shown and erased. Under `minimal` the ref is not.
+    subject_key: str | None = TableField(default=None, max_length=SUBJECT_KEY_LENGTH)
+    # What the row keeps: `full` (inputs as given) or `minimal` (app.privacy.Privacy).
+    privacy: str = TableField(default=Privacy.FULL, max_length=16)
     decision: str = TableField(max_length=16)
     created_at: datetime = TableField(default_factory=utcnow, sa_type=UTCDateTime)
     api_key_id: str | None = TableField(default=None, foreign_key="api_key.id", max_length=12)
@@ -310,6 +316,13 @@ class EvaluationPublic(BaseModel):
     final_decision: Decision = Field(
         description="The verdict's decision, or the machine's when there is no verdict."
     )
+    privacy: Privacy = Field(
+        default=Privacy.FULL,
+        description="What the log keeps of this decision (the set's `privacy`). `full`: "
+        "read back byte for byte as it was answered. `minimal`: read back without the "
+        "profile's values (no `subject`, evidence without `actual`, reasons without the "
+        "values seen), while the caller of POST was answered in full.",
+    )
 
 
 MAX_BATCH = 1000
@@ -370,7 +383,12 @@ class EvaluationInputs(BaseModel):
     id: uuid.UUID = Field(description="Id of the stored decision.")
     subject: Subject | None = Field(description="Who was judged.")
     answers: dict[str, bool | None] = Field(description="The direct answers sent.")
-    attributes: dict[str, Any] = Field(description="The profile attributes sent.")
+    attributes: dict[str, Any] = Field(
+        description="The profile attributes sent; empty under `minimal`, which keeps none."
+    )
+    privacy: Privacy = Field(
+        default=Privacy.FULL, description="What the log keeps of this decision."
+    )
 
 
 class EvaluationPage(BaseModel):

@@ -16,7 +16,7 @@ from app.reviews.models import Verdict
 class EvaluationFilter:
     decision: str | None = None
     criteria_set: str | None = None
-    subject_ref: str | None = None
+    subject_key: str | None = None  # the subject's ref as its keyed hash (app.privacy)
     since: datetime | None = None
     until: datetime | None = None
     api_key_id: str | None = None
@@ -44,8 +44,8 @@ def list_page(
         statement = statement.where(EvaluationRecord.decision == filters.decision)
     if filters.criteria_set is not None:
         statement = statement.where(EvaluationRecord.criteria_set_slug == filters.criteria_set)
-    if filters.subject_ref is not None:
-        statement = statement.where(EvaluationRecord.subject_ref == filters.subject_ref)
+    if filters.subject_key is not None:
+        statement = statement.where(EvaluationRecord.subject_key == filters.subject_key)
     if filters.api_key_id is not None:
         statement = statement.where(EvaluationRecord.api_key_id == filters.api_key_id)
     if filters.since is not None:

@@ -148,10 +148,17 @@ def _response(answer: service.Answer) -> Response:
 @router.get("/evaluations", response_model=EvaluationPage, responses=problem_responses(422))
 def list_evaluations(
     caller: ReaderKey,
+    request: Request,
     session: SessionDep,
     decision: Annotated[Decision | None, Query(description="Only this decision.")] = None,
     criteria_set: Annotated[Slug | None, Query(description="Only this set's slug.")] = None,
-    subject: Annotated[SubjectRef | None, Query(description="Only this subject ref.")] = None,
+    subject: Annotated[
+        SubjectRef | None,
+        Query(
+            description="Only this subject ref (found by its keyed hash, minimised decisions "
+            "included)."
+        ),
+    ] = None,
     since: Annotated[
         IsoDateTime | None, Query(description="Made at or after (ISO 8601 with zone).")
     ] = None,
@@ -192,7 +199,7 @@ def list_evaluations(
     filters = EvaluationFilter(
         decision=decision.value if decision else None,
         criteria_set=criteria_set,
-        subject_ref=subject,
+        subject_key=log.subject_key_of(runtime_of(request.app).subject_keys, subject),
         since=since,
         until=until,
         api_key_id=api_key,

@@ -25,6 +25,7 @@ from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRequest
 from app.evaluations.writer import Answered, DecisionWriter, Refused, Step, Stored
 from app.idempotency.service import Idempotent, Replay
+from app.privacy import SubjectKeys
 
 STALE_RETRIES = 3
 CPU_THREADS = 2
@@ -44,6 +45,7 @@ class Evaluator:
     budget: Budget
     threads: anyio.CapacityLimiter
     freshness: Freshness
+    keys: SubjectKeys  # a ref's keyed hash, stored with every decision that has one
     # What other packages write with every stored unit, in its transaction, given its rows
     # (the review queue); they run last: they write, and never answer instead.
     stored_steps: tuple[Callable[[list[dict[str, Any]]], Step], ...] = ()
@@ -66,6 +68,7 @@ class _Decided:
     """What deciding a request produced: its answer, and what storing it takes."""
 
     respond: Callable[[], Answer]  # the answer, as it is once the rows are linked
+    keep: Callable[[], Answer]  # the answer as the log keeps it (its privacy allowing)
     checks: list[ResolvedCriteria]  # the versions it was decided with
     rows: list[dict[str, Any]]  # the decisions to store; none for a dry run
 
@@ -86,21 +89,28 @@ async def evaluate(
         resolved = await _resolve(request, evaluator.registry)
         if resolved is None:  # an inline draft: compiling it is work
             budget = evaluator.budget
-            decided = await evaluator.in_thread(_decide, request, None, budget, api_key_id)
+            decided = await evaluator.in_thread(
+                _decide, request, None, budget, api_key_id, evaluator.keys
+            )
         else:
             prepared = prepare(request, resolved, evaluator.budget)
             if prepared.cost > INLINE_COST:
-                decided = await evaluator.in_thread(judge, prepared, api_key_id)
+                decided = await evaluator.in_thread(judge, prepared, api_key_id, evaluator.keys)
             else:
-                decided = judge(prepared, api_key_id)
+                decided = judge(prepared, api_key_id, evaluator.keys)
 
         def respond() -> Answer:
             if decided.evaluation_id is None:
                 return Answer(200, decided.answer)
             return Answer(201, decided.body(), f"/evaluations/{decided.evaluation_id}")
 
+        def keep() -> Answer:
+            if decided.evaluation_id is None:
+                return Answer(200, decided.answer)
+            return Answer(201, decided.kept(), f"/evaluations/{decided.evaluation_id}")
+
         rows = [] if decided.row is None else [decided.row]
-        return _Decided(respond, [] if resolved is None else [resolved], rows)
+        return _Decided(respond, keep, [] if resolved is None else [resolved], rows)
 
     return await _settle(evaluator, decide, idempotent)
 
@@ -128,7 +138,7 @@ async def evaluate_batch(
     async def decide() -> _Decided:
         registry, budget = evaluator.registry, evaluator.budget
         return await evaluator.in_thread(
-            _decide_batch, requests, registry, budget, api_key_id, compact
+            _decide_batch, requests, registry, budget, api_key_id, compact, evaluator.keys
         )
 
     return await _settle(evaluator, decide, idempotent)
@@ -152,7 +162,7 @@ async def _settle(
         if decided.rows:
             steps.append(Link(decided.rows))
         if idempotent is not None:
-            steps.append(idempotent.remember(partial(_kept, decided.respond)))
+            steps.append(idempotent.remember(partial(_kept, decided.keep)))
         if decided.rows:
             steps.extend(step(decided.rows) for step in evaluator.stored_steps)
         if not steps:
@@ -181,8 +191,9 @@ def _decide(
     resolved: ResolvedCriteria | None,
     budget: Budget,
     api_key_id: str | None,
+    keys: SubjectKeys,
 ) -> Decided:
-    return judge(prepare(request, resolved, budget), api_key_id)
+    return judge(prepare(request, resolved, budget), api_key_id, keys)
 
 
 def _parse_all(items: list[Any]) -> list[EvaluationRequest | ReflexeError]:
@@ -195,6 +206,7 @@ def _decide_batch(
     budget: Budget,
     api_key_id: str | None,
     compact: bool,
+    keys: SubjectKeys,
 ) -> _Decided:
     """Prepare every item and check the batch's total cost before judging any (a thread)."""
     drafts: Drafts = {}
@@ -218,16 +230,24 @@ def _decide_batch(
                 "request (the characters its rules read, see the README); split it."
             ) from exc
         planned.append(prepared)
-    outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id) for p in planned]
+    outcomes = [p if isinstance(p, ReflexeError) else judge(p, api_key_id, keys) for p in planned]
     checks = [p.resolved for p in planned if not isinstance(p, ReflexeError) and p.resolved]
     rows = [o.row for o in outcomes if isinstance(o, Decided) and o.row is not None]
-    return _Decided(lambda: Answer(200, _batch_result(outcomes, compact)), checks, rows)
+    return _Decided(
+        lambda: Answer(200, _batch_result(outcomes, compact)),
+        lambda: Answer(200, _batch_result(outcomes, compact, kept=True)),
+        checks,
+        rows,
+    )
 
 
-def _batch_result(outcomes: list[Decided | ReflexeError], compact: bool) -> bytes:
+def _batch_result(
+    outcomes: list[Decided | ReflexeError], compact: bool, *, kept: bool = False
+) -> bytes:
     """The JSON of a `BatchResult`, assembled around each item's answer as it is.
 
-    A compact result gives each decided item's id and decision instead of its answer.
+    A compact result gives each decided item's id and decision instead of its answer;
+    `kept`, each item's answer as the log keeps it (`Decided.kept`).
     """
     items: list[bytes] = []
     stored = failed = 0
@@ -252,7 +272,8 @@ def _batch_result(outcomes: list[Decided | ReflexeError], compact: bool) -> byte
                 )
             else:
                 head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)
-                items.append(head + outcome.body() + b"}")
+                body = outcome.kept() if kept else outcome.body()
+                items.append(head + body + b"}")
     return b'{"items":[%s],"stored":%d,"failed":%d}' % (b",".join(items), stored, failed)
 
 

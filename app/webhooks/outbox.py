@@ -148,6 +148,7 @@ def evaluation_event(row: dict[str, Any], keys: Sequence[str]) -> Event:
             "final_decision": decision,
             "criteria": {key: _MET[statuses[2 * i]] for i, key in enumerate(keys)},
             "created_at": _iso(row["created_at"]),
+            "privacy": row["privacy"],
             "links": {"evaluation": f"/evaluations/{row['id']}"},
         },
         row["criteria_set_slug"],

@@ -567,6 +567,7 @@ def test_evidence_carries_the_leaf_and_the_actual_value():
             actual=12,
             result=True,
             reason="mutual_connections is 12, at least 5 (min_mutual_connections)",
+            masked_reason="mutual_connections, at least 5 (min_mutual_connections)",
         )
     ]
 
