@@ -1,4 +1,5 @@
-"""Keep API keys out of the logs, even when a client puts one where it does not belong."""
+"""Keep API keys and subject refs out of the logs, even when a client puts a key where it
+does not belong, or a person's ref in a URL (`/evaluations?subject=`, `/subjects/{ref}`)."""
 
 import logging
 import re
@@ -10,12 +11,22 @@ from app.auth.service import PREFIX
 _SECRET = re.compile(rf"({PREFIX}{KEY_ID}_)[A-Za-z0-9_-]+")
 
 
+# A subject's ref in a request line: the log filter's value, or the subjects' path segment
+# (not the names of the subjects' own operations).
+_SUBJECT_QUERY = re.compile(r"([?&]subject=)[^&\s\"]+")
+_SUBJECT_PATH = re.compile(r"(/subjects/)(?!(?:search|erase)(?:[\s?\"]|$))[^\s?\"]+")
+
+
 def redact(text: str) -> str:
-    return _SECRET.sub(r"\1[redacted]", text)
+    text = _SECRET.sub(r"\1[redacted]", text)
+    if "subject" not in text:
+        return text
+    return _SUBJECT_PATH.sub(r"\1[redacted]", _SUBJECT_QUERY.sub(r"\1[redacted]", text))
 
 
 class RedactKeys(logging.Filter):
-    """Mask the secret of any API key in a record (uvicorn's access log shows query strings)."""
+    """Mask the secret of any API key and any subject ref in a record (uvicorn's access log
+    shows paths and query strings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

@@ -432,6 +432,32 @@ def test_a_key_sent_in_the_url_is_masked_in_the_access_log(
     assert f"access_token={admin_key[:17]}[redacted]" in logged
 
 
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        (
+            "/evaluations?subject=https%3A%2F%2Fx.io%2Fin%2Fada&limit=5",
+            "/evaluations?subject=[redacted]&limit=5",
+        ),
+        ("/subjects/https%3A%2F%2Fx.io%2Fin%2Fada", "/subjects/[redacted]"),
+        ("/subjects/https%3A%2F%2Fx.io%2Fin%2Fada?vacuum=true", "/subjects/[redacted]?vacuum=true"),
+        ("/subjects/search", "/subjects/search"),
+    ],
+)
+def test_a_subject_ref_in_the_url_is_masked_in_the_access_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture, path: str, shown: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    access = logging.getLogger("uvicorn.access")
+
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+
+    logged = caplog.records[-1].getMessage()
+    assert f'"GET {shown} HTTP/1.1"' in logged
+    if shown != path:
+        assert "ada" not in logged
+
+
 def test_a_caller_without_a_key_is_refused_before_its_body_is_read(client: TestClient) -> None:
     anonymous = TestClient(client.app, raise_server_exceptions=False)
     headers = {"content-type": "application/json"}
