@@ -89,7 +89,7 @@ def push(server: Server, found: SetFile) -> Pushed:
             created = _checked(client.post("/criteria", json=found.data()))
             return Pushed("created", created.json()["version"], created.json()["content_hash"])
         body = _checked(current).json()
-        if body["content_hash"] == found.content_hash and not body.get("pending_cases"):
+        if body["content_hash"] == found.content_hash_over(body) and not body.get("pending_cases"):
             return Pushed("unchanged", body["version"], body["content_hash"])
         headers = {"If-Match": current.headers["ETag"]}
         replaced = _checked(

@@ -25,6 +25,7 @@ from app.criteria.models import (
 )
 from app.criteria.service import build_definition, build_version
 from app.errors import CaseFailure, FailingCases, FieldError, InvalidInput, field_path
+from app.privacy import Privacy
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -57,12 +58,33 @@ class SetFile:
     content: CriteriaContent
 
     def data(self) -> dict[str, Any]:
-        """The file's set as JSON values, without the server's fields: what push sends."""
-        return file_of(self.slug, self.content)
+        """The file's set as JSON values, without the server's fields: what push sends
+        (`privacy` and `retention_days` only if the file names them: else the set keeps its
+        own)."""
+        named = self.content.model_dump(mode="json", include=set(self._named()))
+        return {**file_of(self.slug, self.content), **named}
 
     @property
     def content_hash(self) -> str:
         return content_hash(self.slug, self.content)
+
+    def content_hash_over(self, current: dict[str, Any]) -> str:
+        """The hash of the version this file would make over `current` (a set as GET
+        returns it), which lends the privacy and retention the file does not name."""
+        named = self._named()
+        lent: dict[str, Any] = {}
+        if "privacy" not in named:
+            lent["privacy"] = Privacy(current["privacy"])
+        if "retention_days" not in named:
+            lent["retention_days"] = current["retention_days"]
+        return content_hash(self.slug, self.content.model_copy(update=lent))
+
+    def _named(self) -> list[str]:
+        return [name for name in _INHERITED if name in self.content.model_fields_set]
+
+
+# What a new version takes from its set when its body does not name it.
+_INHERITED = ("privacy", "retention_days")
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,7 +209,9 @@ def test_export_prints_the_seed_as_a_file_that_checks(local_database: str, tmp_p
     assert exported.exit_code == 0, exported.output
     assert exported.stdout.startswith("# Reflexe criteria set 'pipu', version 1\n")
     data = yaml.safe_load(exported.stdout)
-    assert data == {**PIPU.model_dump(mode="json"), "cases": []} | {"slug": "pipu"}
+    # A set of the default privacy and retention names neither: its file is as it was.
+    seed = PIPU.model_dump(mode="json", exclude={"privacy", "retention_days"})
+    assert data == {**seed, "cases": []} | {"slug": "pipu"}
     assert json.loads(as_json.stdout) == data
     path = tmp_path / "pipu.yaml"
     path.write_text(exported.stdout)
@@ -416,3 +418,29 @@ def test_each_file_command_has_help_with_its_exit_codes(command: str) -> None:
     assert "bool" not in short.output.lower()
     if command != "export":
         assert "Exit codes: 0" in " ".join(short.output.split())
+
+
+def test_a_file_names_its_privacy_and_a_file_that_does_not_keeps_the_sets(
+    server: str, tmp_path: Path
+) -> None:
+    private = write(
+        tmp_path / "private.yaml", {**example(), "privacy": "minimal", "retention_days": 30}
+    )
+    unnamed = write(tmp_path / "unnamed.yaml", example())
+    full = write(tmp_path / "full.yaml", {**example(), "privacy": "full"})
+
+    pushed = reflexe("push", private, url=server)
+    again = reflexe("push", unnamed, url=server)
+    pulled = reflexe("pull", "pipu", url=server)
+    widened = reflexe("push", full, url=server)
+
+    assert pushed.exit_code == 0, pushed.output
+    assert pushed.stdout.startswith("pushed pipu version 2")
+    # Naming neither, the file is the set as it is: nothing to push.
+    assert again.stdout.startswith("unchanged: pipu version 2"), again.output
+    assert yaml.safe_load(pulled.stdout)["privacy"] == "minimal"
+    assert yaml.safe_load(pulled.stdout)["retention_days"] == 30
+    assert widened.stdout.startswith("pushed pipu version 3"), widened.output
+    current = httpx.get(f"{server}/criteria/pipu").json()
+    assert (current["privacy"], current["retention_days"]) == ("full", 30)
+    assert reflexe("check", private).exit_code == 0

@@ -26,8 +26,14 @@ SERVER_FIELDS = {
 
 
 def file_of(answer: dict[str, Any]) -> dict[str, Any]:
-    """What the file of a set's JSON answer holds: all but the server's fields."""
-    return {key: value for key, value in answer.items() if key not in SERVER_FIELDS}
+    """What the file of a set's JSON answer holds: all but the server's fields, and its
+    privacy and retention only where they are not the defaults."""
+    defaults = {"privacy": "full", "retention_days": None}
+    return {
+        key: value
+        for key, value in answer.items()
+        if key not in SERVER_FIELDS and (key not in defaults or value != defaults[key])
+    }
 
 
 def header_of(text: str) -> list[str]:

@@ -39,6 +39,8 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "criteria_set_version": resolved.version,
         "subject_ref": "https://example.org/in/a",
         "subject_name": "Ada",
+        "subject_key": "0" * 64,
+        "privacy": "full",
         "decision": "accept",
         "created_at": utcnow(),
         "api_key_id": None,
@@ -227,6 +229,7 @@ def linked(resolved: ResolvedCriteria, ref: str, met: bool, headline: str) -> di
     return row(
         resolved,
         subject_ref=ref,
+        subject_key=ref.encode().hex()[-64:],
         attributes=json.dumps({"headline": headline}),
         answer=json.dumps(answer),
     )

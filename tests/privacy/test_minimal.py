@@ -401,3 +401,17 @@ def test_a_minimal_canary_is_nowhere_but_in_the_answer(
         assert files
         for path in files:
             assert mark.encode() not in path.read_bytes(), path.name
+
+
+def test_the_current_privacy_governs_a_decision_pinned_to_an_older_version(
+    client: TestClient,
+) -> None:
+    minimise(client)
+    mark = canary()
+
+    pinned = evaluate(client, {**profile(mark), "criteria_set": "pipu", "version": 1})
+    stored = client.get(f"/evaluations/{pinned['id']}")
+
+    assert pinned["criteria_set"] == {"slug": "pipu", "version": 1}
+    assert pinned["privacy"] == "minimal"
+    assert mark not in stored.text
