@@ -99,6 +99,7 @@ class Runtime:
                 timeout=settings.webhook_timeout_seconds,
                 allow_private=settings.webhook_allow_private_targets,
                 public_url=settings.public_url,
+                concurrency=settings.webhook_concurrency,
             ),
             poll=settings.webhook_poll_seconds,
         )

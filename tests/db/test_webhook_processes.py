@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import make_url
 from standardwebhooks import Webhook
 
+from tests.conftest import POSTGRES_URL
 from tests.db.servers import free_port, fresh_postgres, running_server, start_server
 from tests.webhooks.receiver import receiving
 
@@ -29,7 +31,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hooks.db'}"
     else:
-        yield fresh_postgres("reflexe_hooks")
+        # Named after the test database, so that checkouts with databases of their own
+        # never drop each other's.
+        yield fresh_postgres(f"{make_url(POSTGRES_URL).database}_hooks")
 
 
 def subscribe(base: str, target: str) -> dict[str, str]:
