@@ -5,14 +5,16 @@ Method. Two fresh databases of the same kind, each with its own admin key, one u
 worker on each (bench/load.py's settings), the same code. "plain" runs with
 `REFLEXE_METRICS_ENABLED=false` and no subscription; "observed" with metrics on and one
 subscription to every event type, whose target is a receiver in this process answering
-204 (`REFLEXE_WEBHOOK_ALLOW_PRIVATE_TARGETS=true`): every stored decision writes an event
-and a delivery in its transaction, and is sent, signed, while the load runs. As in
+204 over kept-alive HTTP/1.1 connections (`REFLEXE_WEBHOOK_ALLOW_PRIVATE_TARGETS=true`):
+every stored decision writes an event and a delivery in its transaction, and is sent,
+signed, while the load runs. As in
 bench/impact.py's shadow phase, each server is pinned to a core it shares with the other's
 wrk, wrk drives both at once with bench/post.lua (a distinct profile per request), in 2 s
 slices, and each round starts the pair in both orders, on swapped cores. Figures: each
 server's CPU time per stored `POST /evaluate` (observed minus plain: median and quartiles
-of the pairs of slices), req/s and p50/p99, the events delivered and the metrics' own count
-of stored decisions.
+of the pairs of slices), req/s and p50/p99, the metrics' own count of stored decisions,
+the deliveries received during each pair (the delivery worker keeping up or not) and, at
+the end, the outbox's deliveries by state: none should be left pending.
 
     .venv/bin/python -m bench.observe [--db sqlite|postgresql] [--rounds 2] [--duration 10]
                                       [--no-subscription]
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from bench.impact import finish_wrk, start_wrk
 from bench.limiter import cpu_seconds
@@ -47,6 +50,7 @@ VARIANTS = {
 
 
 class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # connections kept alive, as receivers' servers do
     received = 0
     lock = threading.Lock()
 
@@ -55,6 +59,7 @@ class Receiver(BaseHTTPRequestHandler):
         with Receiver.lock:
             Receiver.received += 1
         self.send_response(204)
+        self.send_header("content-length", "0")
         self.end_headers()
 
     def log_message(self, *_: Any) -> None:
@@ -120,6 +125,17 @@ def subscribe(base: str, key: str, hook: str) -> None:
     assert response.status_code == 201, response.text
 
 
+def states(url: str) -> str:
+    """The observed database's deliveries, counted by state."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        counts = connection.execute(
+            text("SELECT state, count(*) FROM webhook_delivery GROUP BY state ORDER BY state")
+        ).all()
+    engine.dispose()
+    return ", ".join(f"{state} {count:,}" for state, count in counts) or "none"
+
+
 def line(run: dict[str, Any]) -> str:
     return (
         f"{run['requests'] / run['seconds']:,.0f} req/s (p50 {statistics.median(run['p50']):.1f}"
@@ -151,6 +167,7 @@ def main() -> None:
         stored = 0
         for round_ in range(1, args.rounds + 1):
             for order in (("plain", "observed"), ("observed", "plain")):
+                received = Receiver.received
                 run = drive_pair(databases, order, args.duration, f"o{round_}{order[0]}", hook)
                 for name in cpu:
                     cpu[name] += run[name]["slices"]
@@ -163,6 +180,7 @@ def main() -> None:
                     + "; ".join(f"{name} {line(run[name])}" for name in order)
                     + f"; observed {statistics.median(slices):+.0f} µs CPU/request"
                     + f"; decisions counted by /metrics {run['observed']['decisions_counted']:,.0f}"
+                    + f", deliveries received meanwhile {Receiver.received - received:,}"
                 )
         quartiles = " / ".join(f"{q:+.0f}" for q in statistics.quantiles(differences, n=4))
         plain, observed = statistics.median(cpu["plain"]), statistics.median(cpu["observed"])
@@ -173,6 +191,8 @@ def main() -> None:
         )
         time.sleep(3)  # the last deliveries
         print(f"webhook deliveries received: {Receiver.received:,} (wrk sent {stored:,} requests)")
+        if hook is not None:
+            print(f"the outbox's deliveries: {states(databases['observed'][0])}")
     receiver.shutdown()
 
 
