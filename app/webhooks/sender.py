@@ -40,14 +40,18 @@ class _Stale(Exception):
 
 
 class _Response:
-    """httptools' callbacks: the status, `Location`, and whether the answer is whole."""
+    """httptools' callbacks: the status, `Location`, whether the connection may serve
+    another request (known once the head is read: llhttp forgets it with the message),
+    and whether the answer is whole."""
 
-    __slots__ = ("complete", "headers_complete", "location")
+    __slots__ = ("complete", "headers_complete", "keep_alive", "location", "parser")
 
     def __init__(self) -> None:
         self.complete = False
         self.headers_complete = False
+        self.keep_alive = False
         self.location: str | None = None
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() == b"location":
@@ -55,6 +59,7 @@ class _Response:
 
     def on_headers_complete(self) -> None:
         self.headers_complete = True
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -140,7 +145,7 @@ async def _round_trip(connection: Connection, request: bytes, reused: bool) -> t
             raise _Stale from None
         raise
     response = _Response()
-    parser = httptools.HttpResponseParser(response)
+    parser = response.parser
     received = False
     while not response.complete:
         try:
@@ -157,7 +162,7 @@ async def _round_trip(connection: Connection, request: bytes, reused: bool) -> t
             raise ConnectionResetError("the target closed the connection before answering")
         received = True
         parser.feed_data(data)
-    return Answer(parser.get_status_code(), response.location), parser.should_keep_alive()
+    return Answer(parser.get_status_code(), response.location), response.keep_alive
 
 
 def _close(connection: Connection) -> None:
