@@ -20,14 +20,20 @@ the end, the outbox's deliveries by state: none should be left pending.
                                       [--no-subscription]
 
 `--no-subscription` leaves the subscription out: metrics on against off, alone.
+`--deliver-process` runs the observed server with `REFLEXE_WEBHOOK_WORKERS=false` and a
+`reflexe deliver` process beside it (not pinned), whose own CPU per delivery is reported.
 """
 
 import argparse
 import contextlib
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,7 @@ from sqlalchemy import create_engine, text
 
 from bench.impact import finish_wrk, start_wrk
 from bench.limiter import cpu_seconds
-from bench.load import migrated_database, server
+from bench.load import BENCH_SECRET, migrated_database, server
 
 SLICE = 2
 VARIANTS = {
@@ -72,6 +78,7 @@ def drive_pair(
     seconds: int,
     run: str,
     hook: str | None,
+    deliverer: bool,
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as stack:
@@ -79,12 +86,18 @@ def drive_pair(
         for core, name in enumerate(order):
             url, key = databases[name]
             env = {"REFLEXE_DATABASE_URL": url, **VARIANTS[name]}
+            if name == "observed" and deliverer:
+                env["REFLEXE_WEBHOOK_WORKERS"] = "false"
             base, pids = stack.enter_context(server(["app.main:create_app", "--factory"], env, 1))
             for thread in Path(f"/proc/{pids[0]}/task").iterdir():
                 os.sched_setaffinity(int(thread.name), {core})
             servers[name] = base, pids[0], 1 - core, key
             if name == "observed" and hook is not None:
                 subscribe(base, key, hook)
+        delivering = stack.enter_context(deliver_process(databases["observed"][0], deliverer))
+        if delivering:
+            time.sleep(2)  # its start (imports) is not what a delivery costs
+        started_cpu = cpu_seconds(delivering.pid) if delivering else 0.0
         for name in servers:
             result[name] = {"slices": [], "requests": 0, "seconds": 0.0, "p50": [], "p99": []}
         for number in range(max(1, seconds // SLICE)):
@@ -102,6 +115,10 @@ def drive_pair(
                 total["seconds"] += found["duration_us"] / 1e6
                 total["p50"].append(found["p50_us"] / 1000)
                 total["p99"].append(found["p99_us"] / 1000)
+        time.sleep(1)  # the last deliveries of the pair
+        result["observed"]["deliverer_cpu"] = (
+            cpu_seconds(delivering.pid) - started_cpu if delivering else None
+        )
         base, _, _, key = servers["observed"]
         metrics = httpx.get(
             f"{base}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10
@@ -112,6 +129,29 @@ def drive_pair(
             if line.startswith("reflexe_decisions_total{")
         )
     return result
+
+
+@contextlib.contextmanager
+def deliver_process(url: str, wanted: bool) -> Iterator[subprocess.Popen[bytes] | None]:
+    """`reflexe deliver` on the observed database, if `wanted`."""
+    if not wanted:
+        yield None
+        return
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "deliver"],
+        env={
+            **os.environ,
+            "REFLEXE_DATABASE_URL": url,
+            "REFLEXE_SECRET_KEY": BENCH_SECRET,
+            "REFLEXE_LOG_LEVEL": "warning",
+            **VARIANTS["observed"],
+        },
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def subscribe(base: str, key: str, hook: str) -> None:
@@ -136,6 +176,12 @@ def states(url: str) -> str:
     return ", ".join(f"{state} {count:,}" for state, count in counts) or "none"
 
 
+def deliverer_line(cpu: float | None, delivered: int) -> str:
+    if cpu is None:
+        return ""
+    return f" (reflexe deliver: {cpu / max(delivered, 1) * 1e6:.0f} µs CPU a delivery)"
+
+
 def line(run: dict[str, Any]) -> str:
     return (
         f"{run['requests'] / run['seconds']:,.0f} req/s (p50 {statistics.median(run['p50']):.1f}"
@@ -151,6 +197,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument(
         "--no-subscription", action="store_true", help="metrics on alone, against off"
+    )
+    parser.add_argument(
+        "--deliver-process",
+        action="store_true",
+        help="the observed server sends nothing; a `reflexe deliver` process does",
     )
     args = parser.parse_args()
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -168,7 +219,14 @@ def main() -> None:
         for round_ in range(1, args.rounds + 1):
             for order in (("plain", "observed"), ("observed", "plain")):
                 received = Receiver.received
-                run = drive_pair(databases, order, args.duration, f"o{round_}{order[0]}", hook)
+                run = drive_pair(
+                    databases,
+                    order,
+                    args.duration,
+                    f"o{round_}{order[0]}",
+                    hook,
+                    args.deliver_process,
+                )
                 for name in cpu:
                     cpu[name] += run[name]["slices"]
                 pairs = zip(run["plain"]["slices"], run["observed"]["slices"], strict=True)
@@ -181,6 +239,7 @@ def main() -> None:
                     + f"; observed {statistics.median(slices):+.0f} µs CPU/request"
                     + f"; decisions counted by /metrics {run['observed']['decisions_counted']:,.0f}"
                     + f", deliveries received meanwhile {Receiver.received - received:,}"
+                    + deliverer_line(run["observed"]["deliverer_cpu"], Receiver.received - received)
                 )
         quartiles = " / ".join(f"{q:+.0f}" for q in statistics.quantiles(differences, n=4))
         plain, observed = statistics.median(cpu["plain"]), statistics.median(cpu["observed"])

@@ -50,6 +50,7 @@ from app import __version__
 from app.db import utcnow
 from app.evaluations.models import EvaluationRecord
 from app.monitoring.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_SECONDS
+from app.settings import Settings
 from app.webhooks.models import (
     DeliveryState,
     WebhookAttempt,
@@ -74,7 +75,7 @@ JITTER = 0.2  # each delay is drawn within ±20% of the schedule's
 CLAIM = 200  # deliveries a worker takes at a time
 MAX_ERROR = 500
 WAKE_DELAY = 0.05  # after an event is written, for its transaction to commit
-GATHER = 0.05  # the least time between two claims, unless the last one was full
+GATHER = 0.2  # the least time between two claims, unless the last one was full
 USER_AGENT = f"Reflexe-Webhooks/{__version__}"
 
 
@@ -92,6 +93,16 @@ class Policy:
     allow_private: bool
     public_url: str | None
     concurrency: int = 4  # deliveries of one subscription in flight at once, per worker
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Policy":
+        return cls(
+            retry_schedule=tuple(settings.webhook_retry_schedule),
+            timeout=settings.webhook_timeout_seconds,
+            allow_private=settings.webhook_allow_private_targets,
+            public_url=settings.public_url,
+            concurrency=settings.webhook_concurrency,
+        )
 
     @property
     def lease(self) -> timedelta:
