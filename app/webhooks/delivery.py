@@ -330,10 +330,10 @@ _HELD = select(_DELIVERIES.c.id).where(
 )
 _SETTLE = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
     .values(
         state=bindparam("b_state"),
-        attempts=bindparam("b_attempts"),
+        attempts=_DELIVERIES.c.attempts + 1,
         next_attempt_at=bindparam("b_next"),
         finished_at=bindparam("b_finished"),
         lease_owner=None,
@@ -342,7 +342,7 @@ _SETTLE = (
 )
 _RELEASE = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
     .values(next_attempt_at=bindparam("b_next"), lease_owner=None, lease_until=None)
 )
 
@@ -365,20 +365,17 @@ def settle(
         kept = [found for found in settled if found.tried.delivery.id in mine]
         attempted = [found for found in kept if found.tried.result is not None]
         released = [found for found in kept if found.tried.result is None]
-        if attempted:
+        # One UPDATE for each new state: a batch delivered at once is one statement.
+        groups: dict[tuple[str, datetime, datetime | None], list[int]] = {}
+        for found in attempted:
+            finished = None if found.state is DeliveryState.PENDING else now
+            key = (found.state.value, found.next_at, finished)
+            groups.setdefault(key, []).append(found.tried.delivery.id)
+        for (state, next_at, finished), group in groups.items():
             connection.execute(
-                _SETTLE,
-                [
-                    {
-                        "b_id": found.tried.delivery.id,
-                        "b_state": found.state.value,
-                        "b_attempts": found.tried.delivery.attempts + 1,
-                        "b_next": found.next_at,
-                        "b_finished": None if found.state is DeliveryState.PENDING else now,
-                    }
-                    for found in attempted
-                ],
+                _SETTLE, {"ids": group, "b_state": state, "b_next": next_at, "b_finished": finished}
             )
+        if attempted:
             connection.execute(
                 _ATTEMPTS.insert(),
                 [
@@ -396,10 +393,11 @@ def settle(
             )
             if retry:
                 _settle_subscriptions(connection, attempted, now)
-        if released:
-            connection.execute(
-                _RELEASE, [{"b_id": f.tried.delivery.id, "b_next": f.next_at} for f in released]
-            )
+        waiting: dict[datetime, list[int]] = {}
+        for found in released:
+            waiting.setdefault(found.next_at, []).append(found.tried.delivery.id)
+        for next_at, group in waiting.items():
+            connection.execute(_RELEASE, {"ids": group, "b_next": next_at})
     return {found.tried.delivery.id: found.state.value for found in settled}
 
 
