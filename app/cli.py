@@ -123,6 +123,35 @@ def serve(
         )
 
 
+@cli.command()
+def deliver(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this process's metrics (GET /metrics, no token) on this port.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Where the metrics port listens.")
+    ] = "127.0.0.1",
+) -> None:
+    """Send webhook deliveries and nothing else, until SIGTERM or Ctrl-C: beside API
+    replicas started with REFLEXE_WEBHOOK_WORKERS=false. The database must be migrated."""
+    import asyncio
+    import logging.config
+
+    from app.webhooks.standalone import deliver as run
+
+    settings = get_settings()
+    if settings.log_format == "json":
+        logging.config.dictConfig(log_config(settings.log_level))
+    else:
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
+    asyncio.run(run(settings, metrics_port, metrics_host))
+
+
 @keys.command("create")
 def create_key(
     role: Annotated[Role, typer.Option(help="What the key may do.")],

@@ -1,11 +1,12 @@
 """Database engine, sessions and the column types shared by every table."""
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.types import TypeDecorator
@@ -105,3 +106,41 @@ def begin_immediately(engine: Engine) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return immediate
+
+
+class RowInsert:
+    """An insert of rows straight to the driver (`executemany`), derived from the table: the
+    decision writer's, the outbox's.
+
+    Its columns, and how each value is bound (a UUID, a timestamp in SQLite's format), come
+    from the table's own column types; JSON columns receive text already serialised
+    (PostgreSQL casts it to JSONB). Adding a column to the table adds it here. `skip`: the
+    columns the database fills (an autoincremented key).
+    """
+
+    def __init__(self, table: Table, dialect: Dialect, skip: tuple[str, ...] = ()) -> None:
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        kept = [column for column in table.columns if column.name not in skip]
+        self.columns = tuple(column.name for column in kept)
+        marks = []
+        self._converters: list[Callable[[Any], Any] | None] = []
+        for column in kept:
+            if isinstance(column.type, JSON):
+                marks.append(f"{mark}::jsonb" if dialect.name == "postgresql" else mark)
+                self._converters.append(None)
+            else:
+                marks.append(mark)
+                impl = column.type.dialect_impl(dialect)
+                self._converters.append(impl.bind_processor(dialect))
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(self.columns)}) VALUES ({', '.join(marks)})"
+        )
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """`row` (a value for each column) as the driver takes it."""
+        return tuple(
+            value if convert is None or value is None else convert(value)
+            for value, convert in zip(
+                map(row.__getitem__, self.columns), self._converters, strict=True
+            )
+        )

@@ -94,15 +94,7 @@ class Runtime:
             watch_pool(engine)
         write_engine = begin_immediately(engine)
         webhooks = DeliveryWorker(
-            engine,
-            write_engine,
-            Policy(
-                retry_schedule=tuple(settings.webhook_retry_schedule),
-                timeout=settings.webhook_timeout_seconds,
-                allow_private=settings.webhook_allow_private_targets,
-                public_url=settings.public_url,
-            ),
-            poll=settings.webhook_poll_seconds,
+            engine, write_engine, Policy.of(settings), poll=settings.webhook_poll_seconds
         )
         outbox = Outbox(written=webhooks.wake)
         subject_keys = SubjectKeys.from_settings(settings)

@@ -180,6 +180,14 @@ class Settings(BaseSettings):
         description="How often each process looks for due webhook deliveries (it is also woken "
         "when it stores an event itself).",
     )
+    webhook_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="How many deliveries of one subscription each process sends at once, "
+        "oldest first (payloads carry `sequence` to put them back in order); 1 sends them one "
+        "at a time, in order.",
+    )
     webhook_workers: bool = Field(
         default=True,
         description="Whether this process sends webhook deliveries (every process may: each "

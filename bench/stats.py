@@ -65,11 +65,10 @@ from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSetReplace
 from app.criteria.registry import CriteriaRegistry
 from app.criteria.seed import PIPU
-from app.db import create_db_engine
+from app.db import RowInsert, create_db_engine
 from app.etags import etag
 from app.evaluations.deciding import Budget, judge, prepare
 from app.evaluations.models import EvaluationRecord, EvaluationRequest
-from app.evaluations.writer import RowInsert
 from app.reviews import stats
 from app.reviews.models import ReviewQueue, Verdict, VerdictCriterion, VerdictLeaf
 from app.reviews.queue import Scope, list_queue

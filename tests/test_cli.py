@@ -86,7 +86,7 @@ def test_no_arguments_prints_help() -> None:
 
 COMMANDS = [[], ["serve"], ["migrate"], ["openapi"], ["keys"], ["keys", "create"]]
 COMMANDS += [["keys", "list"], ["keys", "revoke"], ["export"], ["check"], ["test"], ["push"]]
-COMMANDS += [["pull"], ["diff"]]
+COMMANDS += [["pull"], ["diff"], ["deliver"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "reflexe")

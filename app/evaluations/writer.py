@@ -26,18 +26,17 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import anyio
-from sqlalchemy import JSON, Connection, Engine, Table
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DBAPIError
 
 from app.criteria.registry import CriteriaRegistry, ResolvedCriteria, read_states
-from app.db import begin_immediately
+from app.db import RowInsert, begin_immediately
 from app.errors import ReflexeError, ServiceUnavailable
 from app.evaluations.models import EvaluationRecord
 from app.monitoring.metrics import WriterMetrics
@@ -241,41 +240,6 @@ def _writer_lock(engine: Engine) -> contextlib.AbstractContextManager[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return contextlib.nullcontext()
     return _FileLock(Path(f"{database}-writer.lock"))
-
-
-class RowInsert:
-    """The insert of decision rows, straight to the driver, derived from the table.
-
-    Its columns, and how each value is bound (a UUID, a timestamp in SQLite's format), come
-    from the table's own column types; JSON columns receive the text the decider already
-    serialised (PostgreSQL casts it to JSONB). Adding a column to the table adds it here.
-    """
-
-    def __init__(self, table: Table, dialect: Dialect) -> None:
-        mark = "?" if dialect.name == "sqlite" else "%s"
-        self.columns = tuple(column.name for column in table.columns)
-        marks = []
-        self._converters: list[Callable[[Any], Any] | None] = []
-        for column in table.columns:
-            if isinstance(column.type, JSON):
-                marks.append(f"{mark}::jsonb" if dialect.name == "postgresql" else mark)
-                self._converters.append(None)
-            else:
-                marks.append(mark)
-                impl = column.type.dialect_impl(dialect)
-                self._converters.append(impl.bind_processor(dialect))
-        self.sql = (
-            f"INSERT INTO {table.name} ({', '.join(self.columns)}) VALUES ({', '.join(marks)})"
-        )
-
-    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        """`row` (a value for each column) as the driver takes it."""
-        return tuple(
-            value if convert is None or value is None else convert(value)
-            for value, convert in zip(
-                map(row.__getitem__, self.columns), self._converters, strict=True
-            )
-        )
 
 
 _EVALUATION: Table = EvaluationRecord.__table__  # type: ignore[attr-defined]

@@ -7,10 +7,14 @@ enabled subscription that wants it, read in that same transaction: so a decision
 stored has its events, and one that is not (a refused unit, a rolled-back transaction, a
 crash before the commit) has none. The delivery workers (webhooks.delivery) send them.
 
+Both inserts go straight to the driver (`RowInsert`), as the decision rows do: with a
+subscription to every event, they run once per stored decision.
+
 Payloads are thin: ids, the set and version, the decisions, each criterion's met flag and
 links; raw attributes are added at sending time, for the subscriptions that ask for them.
 """
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -18,10 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.engine import Dialect
+from uuid_utils.compat import uuid7
 
 from app.criteria.models import CriteriaVersion
-from app.db import utcnow
+from app.db import RowInsert, utcnow
 from app.webhooks.models import (
     EventType,
     WebhookDelivery,
@@ -83,42 +89,76 @@ def subscribers(connection: Connection) -> list[Subscriber]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Inserts:
+    """The outbox's inserts for one dialect, straight to the driver."""
+
+    events: RowInsert
+    deliveries: RowInsert
+
+
+_INSERTS: dict[str, _Inserts] = {}
+
+
+def _inserts(dialect: Dialect) -> _Inserts:
+    found = _INSERTS.get(dialect.name)
+    if found is None:
+        found = _INSERTS[dialect.name] = _Inserts(
+            RowInsert(_EVENTS, dialect), RowInsert(_DELIVERIES, dialect, skip=("id",))
+        )
+    return found
+
+
 def write(connection: Connection, events: Iterable[Event], wanting: Sequence[Subscriber]) -> int:
     """Write the events some subscription wants, with a delivery for each; how many
     deliveries were written."""
     if not wanting:
         return 0
     now = utcnow()
-    event_rows: list[dict[str, Any]] = []
-    delivery_rows: list[dict[str, Any]] = []
+    inserts = _inserts(connection.dialect)
+    event_rows: list[tuple[Any, ...]] = []
+    delivery_rows: list[tuple[Any, ...]] = []
     for event in events:
         targets = [s.id for s in wanting if s.wants(event.type, event.slug, event.outcome)]
         if not targets:
             continue
-        event_id = uuid.uuid4()
+        event_id = uuid7()  # time-ordered: the index grows at its end
         event_rows.append(
-            {
-                "id": event_id,
-                "type": event.type.value,
-                "created_at": now,
-                "data": event.data,
-                "evaluation_id": event.evaluation_id,
-            }
+            inserts.events.params(
+                {
+                    "id": event_id,
+                    "type": event.type.value,
+                    "created_at": now,
+                    "data": json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
+                    "evaluation_id": event.evaluation_id,
+                }
+            )
         )
         delivery_rows.extend(
-            {
-                "subscription_id": target,
-                "event_id": event_id,
-                "state": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
+            inserts.deliveries.params(
+                {
+                    "subscription_id": target,
+                    "event_id": event_id,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "finished_at": None,
+                }
+            )
             for target in targets
         )
     if event_rows:
-        connection.execute(insert(_EVENTS), event_rows)
-        connection.execute(insert(_DELIVERIES), delivery_rows)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(inserts.events.sql, event_rows)
+            cursor.executemany(inserts.deliveries.sql, delivery_rows)
+        finally:
+            cursor.close()
     return len(delivery_rows)
 
 

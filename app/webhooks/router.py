@@ -198,7 +198,9 @@ async def test_webhook(
             )
 
     delivery_id = await anyio.to_thread.run_sync(prepare)
-    held = await anyio.to_thread.run_sync(sending.held, runtime.engine, delivery_id)
+    held = await anyio.to_thread.run_sync(
+        sending.held, runtime.engine, delivery_id, worker.policy.public_url
+    )
     await worker.attempt(held, retry=False)
 
     def read() -> DeliveryPublic:

@@ -117,6 +117,9 @@ def remove(session: Session, subscription_id: uuid.UUID) -> None:
     deliveries = select(WebhookDelivery.id).where(
         WebhookDelivery.subscription_id == subscription_id
     )
+    # Locked first (PostgreSQL): a worker settling one of them commits its attempt before
+    # these deletes read, or finds them gone.
+    session.exec(deliveries.with_for_update()).all()
     session.exec(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(deliveries)))
     session.exec(
         delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == subscription_id)

@@ -3,17 +3,21 @@ addresses, unless the deployment allows them (`REFLEXE_WEBHOOK_ALLOW_PRIVATE_TAR
 
 A target is checked when a subscription is saved and again before every attempt, on every
 address its host resolves to, so that a name moved to an internal address since is refused
-too. Redirects are never followed (webhooks.delivery), so a public target cannot bounce a
-delivery inward.
+too; a delivery worker keeps a host's verdict a few seconds (`TargetChecks`), so that a
+subscription's burst of attempts resolves its host once. Redirects are never followed
+(webhooks.delivery), so a public target cannot bounce a delivery inward.
 """
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 import anyio
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+VERDICT_SECONDS = 5.0  # how long a worker keeps a host's verdict
+MAX_HOSTS = 1000
 
 
 class RefusedTarget(Exception):
@@ -64,3 +68,28 @@ async def check_target_async(url: str) -> None:
     except (OSError, UnicodeError):
         raise RefusedTarget(f"the host '{host}' does not resolve") from None
     check_addresses(host, list(infos))
+
+
+class TargetChecks:
+    """check_target_async, each host's verdict (public, or why not) kept `ttl` seconds."""
+
+    def __init__(self, ttl: float = VERDICT_SECONDS) -> None:
+        self._ttl = ttl
+        self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
+
+    async def check(self, url: str) -> None:
+        key = host_port(url)
+        now = time.monotonic()
+        found = self._verdicts.get(key)
+        if found is not None and found[0] > now:
+            if found[1] is not None:
+                raise RefusedTarget(found[1])
+            return
+        if len(self._verdicts) >= MAX_HOSTS:
+            self._verdicts.clear()
+        try:
+            await check_target_async(url)
+        except RefusedTarget as exc:
+            self._verdicts[key] = (now + self._ttl, str(exc))
+            raise
+        self._verdicts[key] = (now + self._ttl, None)

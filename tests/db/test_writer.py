@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select, text
 
 from app.criteria.registry import CriteriaRegistry, ResolvedCriteria
-from app.db import utcnow
+from app.db import RowInsert, utcnow
 from app.errors import InvalidInput, ServiceUnavailable
 from app.evaluations.linking import Link
 from app.evaluations.models import EvaluationRecord
@@ -17,7 +17,6 @@ from app.evaluations.writer import (
     Answered,
     DecisionWriter,
     Refused,
-    RowInsert,
     Stale,
     Stored,
     WriteOutcome,

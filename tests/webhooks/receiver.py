@@ -17,16 +17,19 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: int  # the sender's port: one per connection
 
 
 @dataclass
 class Receiver:
     """What the handler answers: `statuses` in turn (the last one repeats), or nothing
-    while `hang` is set."""
+    while `hang` is set; over HTTP/1.1 connections kept alive if `keep_alive`, else one
+    HTTP/1.0 connection per request."""
 
     port: int = 0
     statuses: list[int] = field(default_factory=lambda: [200])
     location: str | None = None
+    keep_alive: bool = False
     hang: threading.Event = field(default_factory=threading.Event)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,10 +61,13 @@ class Receiver:
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            found = Received(self.path, dict(self.headers), body, self.client_address[1])
             with receiver.lock:
-                receiver.received.append(Received(self.path, dict(self.headers), body))
+                receiver.received.append(found)
             while receiver.hang.is_set():
                 time.sleep(0.05)
             status = receiver.status()

@@ -4,6 +4,7 @@ verified with the Standard Webhooks library."""
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -27,27 +28,43 @@ PROFILE = {
 DECLINED = {"answers": {"pertinence": False, "interaction": False, "prescription": False}}
 
 
-@pytest.fixture
-def hooks(settings: Settings, admin_key: str) -> Iterator[TestClient]:
+@contextmanager
+def tuned(settings: Settings, admin_key: str, **update: Any) -> Iterator[TestClient]:
     """The app, with internal targets allowed and quick retries."""
-    tuned = settings.model_copy(
-        update={
-            "webhook_allow_private_targets": True,
-            "webhook_retry_schedule": [0.2, 0.2],
-            "webhook_poll_seconds": 0.1,
-            "webhook_timeout_seconds": 2.0,
-        }
+    app = create_app(
+        settings.model_copy(
+            update={
+                "webhook_allow_private_targets": True,
+                "webhook_retry_schedule": [0.2, 0.2],
+                "webhook_poll_seconds": 0.1,
+                "webhook_timeout_seconds": 2.0,
+                **update,
+            }
+        )
     )
-    app = create_app(tuned)
     headers = {"Authorization": f"Bearer {admin_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
-        empty_database(runtime_of(app).engine, admin_key)
+    # Once the app has stopped: its delivery worker may still be settling a batch.
+    empty_database(runtime_of(app).engine, admin_key)
+
+
+@pytest.fixture
+def hooks(settings: Settings, admin_key: str) -> Iterator[TestClient]:
+    with tuned(settings, admin_key) as client:
+        yield client
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with receiving() as found:
+        yield found
+
+
+@pytest.fixture
+def kept_alive() -> Iterator[Receiver]:
+    """A receiver that keeps connections alive, as HTTP/1.1 servers do."""
+    with receiving(keep_alive=True) as found:
         yield found
 
 
@@ -244,6 +261,65 @@ def test_a_batch_sends_an_event_per_stored_decision(hooks: TestClient, receiver:
     received = receiver.wait_for(3)
     assert {verified(created["secret"], r)["data"]["evaluation_id"] for r in received} == ids
     assert len({r.headers["webhook-id"] for r in received}) == 3
+
+
+def test_a_subscription_is_sent_several_at_once_each_with_its_sequence(
+    hooks: TestClient, kept_alive: Receiver
+) -> None:
+    created = subscribe(hooks, kept_alive.url, events=["evaluation.created"])
+
+    answer = hooks.post("/evaluate/batch", json={"items": [PROFILE, DECLINED] * 20}).json()
+
+    ids = [item["evaluation"]["id"] for item in answer["items"]]
+    received = kept_alive.wait_for(40)
+    payloads = [verified(created["secret"], r) for r in received]
+    in_sequence = sorted(payloads, key=lambda payload: payload["sequence"])
+    assert [payload["data"]["evaluation_id"] for payload in in_sequence] == ids
+    assert len({payload["sequence"] for payload in payloads}) == 40
+    # Over kept-alive connections: at most REFLEXE_WEBHOOK_CONCURRENCY (4) at once.
+    assert len({r.peer for r in received}) <= 4
+    found = settled(hooks, created["id"])
+    assert len(found) == 40
+    assert {d["state"] for d in found} == {"delivered"}
+    assert all(len(d["history"]) == 1 for d in found)
+    assert hooks.get(f"/webhooks/{created['id']}").json()["last_success_at"] is not None
+
+
+def test_one_at_a_time_deliveries_arrive_in_sequence(
+    settings: Settings, admin_key: str, kept_alive: Receiver
+) -> None:
+    with tuned(settings, admin_key, webhook_concurrency=1) as client:
+        created = subscribe(client, kept_alive.url, events=["evaluation.created"])
+
+        answer = client.post("/evaluate/batch", json={"items": [PROFILE] * 12}).json()
+
+        received = kept_alive.wait_for(12)
+        payloads = [verified(created["secret"], r) for r in received]
+        assert [p["data"]["evaluation_id"] for p in payloads] == [
+            item["evaluation"]["id"] for item in answer["items"]
+        ]
+        sequences = [p["sequence"] for p in payloads]
+        assert sequences == sorted(sequences)
+
+
+def test_a_target_that_does_not_answer_is_tried_one_delivery_at_a_time(
+    settings: Settings, admin_key: str
+) -> None:
+    with tuned(settings, admin_key, webhook_concurrency=1) as client:
+        created = subscribe(client, f"http://127.0.0.1:{free_port()}/hooks")
+
+        client.post("/evaluate/batch", json={"items": [PROFILE] * 5})
+
+        deadline = time.monotonic() + 15
+        while client.get(f"/webhooks/{created['id']}").json()["enabled"]:
+            assert time.monotonic() < deadline, deliveries(client, created["id"])
+            time.sleep(0.05)
+        oldest, *others = reversed(deliveries(client, created["id"]))
+    # The oldest failed its three attempts; the others waited for it, untried, and are
+    # kept for when the subscription is enabled again.
+    assert oldest["state"] == "failed"
+    assert oldest["attempts"] == 3
+    assert [(d["state"], d["attempts"]) for d in others] == [("pending", 0)] * 4
 
 
 def test_verdicts_and_published_versions_are_sent(hooks: TestClient, receiver: Receiver) -> None:
