@@ -325,16 +325,24 @@ def shadow_phase(args: argparse.Namespace) -> None:
                     + "; ".join(f"{name} {pair_line(run[name])}" for name in order)
                     + f"; shadow {statistics.median(slices):+.0f} µs CPU/request"
                 )
-        quartiles = " / ".join(f"{q:+.0f}" for q in statistics.quantiles(differences, n=4))
-        plain, shadowed = statistics.median(cpu["plain"]), statistics.median(cpu["shadowed"])
-        print(
-            f"CPU per stored POST /evaluate: plain {plain:.0f} µs, shadowed {shadowed:.0f} µs; "
-            f"shadow {statistics.median(differences):+.0f} µs (median of {len(differences)} "
-            f"pairs of slices; quartiles {quartiles}), {shadowed / plain - 1:+.1%}"
-        )
+        print(compared(cpu, differences, ("plain", "shadowed"), "shadow"))
         for name, (url, _) in databases.items():
             print(f"  {name}: {stored_rows(url)}")
     in_process(args.seed)
+
+
+def compared(
+    cpu: dict[str, list[float]], differences: list[float], names: tuple[str, str], what: str
+) -> str:
+    """The line that sums up a side-by-side run: each variant's median CPU per request, and
+    the median and quartiles of the differences of the pairs of slices."""
+    quartiles = " / ".join(f"{q:+.0f}" for q in statistics.quantiles(differences, n=4))
+    base, other = (statistics.median(cpu[name]) for name in names)
+    return (
+        f"CPU per stored POST /evaluate: {names[0]} {base:.0f} µs, {names[1]} {other:.0f} µs; "
+        f"{what} {statistics.median(differences):+.0f} µs (median of {len(differences)} "
+        f"pairs of slices; quartiles {quartiles}), {other / base - 1:+.1%}"
+    )
 
 
 def measure_pair(

@@ -16,18 +16,16 @@ import argparse
 import contextlib
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.impact import finish_wrk, start_wrk
-from bench.limiter import cpu_seconds
+from bench.impact import compared, drive
 from bench.load import count_rows, migrated_database, server
+from bench.observe import line
 
-SLICE = 2
 LEVELS = ("full", "minimal")
 
 
@@ -48,7 +46,7 @@ def minimise(base: str, key: str) -> None:
 def drive_pair(
     databases: dict[str, tuple[str, str]], order: tuple[str, str], seconds: int, run: str
 ) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = {}
+    """A server per database, each pinned to a core, `minimal` made so, driven at once."""
     with contextlib.ExitStack() as stack:
         servers = {}
         for core, name in enumerate(order):
@@ -60,24 +58,8 @@ def drive_pair(
             servers[name] = base, pids[0], 1 - core, key
             if name == "minimal":
                 minimise(base, key)
-        for name in servers:
-            result[name] = {"slices": [], "requests": 0, "seconds": 0.0, "p50": [], "p99": []}
-        for number in range(max(1, seconds // SLICE)):
-            before = {name: cpu_seconds(pid) for name, (_, pid, _, _) in servers.items()}
-            started = {
-                name: start_wrk(base, core, key, f"{run}-{name}-{number}")
-                for name, (base, _, core, key) in servers.items()
-            }
-            done = {name: finish_wrk(process) for name, process in started.items()}
-            time.sleep(0.1)
-            for name, (_, pid, _, _) in servers.items():
-                found, total = done[name], result[name]
-                total["slices"].append((cpu_seconds(pid) - before[name]) / found["requests"] * 1e6)
-                total["requests"] += found["requests"]
-                total["seconds"] += found["duration_us"] / 1e6
-                total["p50"].append(found["p50_us"] / 1000)
-                total["p99"].append(found["p99_us"] / 1000)
-    return result
+        slices, totals = drive(servers, seconds, run)
+    return {name: {"slices": slices[name], **totals[name]} for name in servers}
 
 
 def stored_bytes(url: str) -> float:
@@ -90,14 +72,6 @@ def stored_bytes(url: str) -> float:
         found = connection.execute(text(f"SELECT avg({total}) FROM evaluation")).scalar_one()
     engine.dispose()
     return float(found or 0)
-
-
-def line(run: dict[str, Any]) -> str:
-    return (
-        f"{run['requests'] / run['seconds']:,.0f} req/s (p50 {statistics.median(run['p50']):.1f}"
-        f" / p99 {statistics.median(run['p99']):.1f} ms), "
-        f"{statistics.median(run['slices']):.0f} µs CPU/request"
-    )
 
 
 def main() -> None:
@@ -127,13 +101,7 @@ def main() -> None:
                     + "; ".join(f"{name} {line(run[name])}" for name in order)
                     + f"; minimal {statistics.median(slices):+.0f} µs CPU/request"
                 )
-        quartiles = " / ".join(f"{q:+.0f}" for q in statistics.quantiles(differences, n=4))
-        full, minimal = statistics.median(cpu["full"]), statistics.median(cpu["minimal"])
-        print(
-            f"CPU per stored POST /evaluate: full {full:.0f} µs, minimal {minimal:.0f} µs; "
-            f"minimal {statistics.median(differences):+.0f} µs (median of {len(differences)} "
-            f"pairs of slices; quartiles {quartiles}), {minimal / full - 1:+.1%}"
-        )
+        print(compared(cpu, differences, LEVELS, "minimal"))
         for name in LEVELS:
             url = databases[name][0]
             print(
