@@ -16,11 +16,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    and_,
+    bindparam,
+    delete,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import utcnow
 from app.errors import InvalidInput
+from app.forgetting import Doomed, Kind
 from app.idempotency.models import IdempotencyRecord
 
 KEPT = timedelta(hours=24)
@@ -118,3 +129,22 @@ def _insert_unless_held(dialect_name: str) -> Insert:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     insert: Insert = dialect.insert(_KEYS).on_conflict_do_nothing(index_elements=["scope", "key"])
     return insert.returning(_KEYS.c.key)
+
+
+# What removing decisions removes of the keys (app.forgetting): a key's answer holds its
+# decisions (one, at `/evaluations/{id}`, or a batch's), so every key holding one goes,
+# the others of a batch with it: retrying that batch within the day decides it anew. An
+# answer is kept in the transaction that stores its decisions, a moment after they were
+# made: only the keys of that stretch of time are searched.
+WRITTEN_WITHIN = timedelta(hours=1)
+
+
+def _holding(doomed: Doomed) -> ColumnElement[bool]:
+    return and_(
+        _KEYS.c.created_at >= doomed.oldest,
+        _KEYS.c.created_at <= doomed.newest + WRITTEN_WITHIN,
+        or_(*(_KEYS.c.response.contains(str(evaluation_id)) for evaluation_id in doomed.ids)),
+    )
+
+
+FORGOTTEN = (Kind("idempotency_records", _KEYS, _holding),)
