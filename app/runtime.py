@@ -4,12 +4,15 @@
 and builds each process's components: the database engines, the key guard, the criteria
 registry, the decision writer, the evaluator, the batch slots, the webhook delivery
 worker, and a housekeeping task
-(expired idempotency keys). The application's
+(expired idempotency keys and impact jobs, the daily retention purge). The application's
 lifespan keeps the result; routes, dependencies and middleware read it with `runtime_of`.
 """
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 
 import anyio
@@ -37,6 +40,7 @@ from app.monitoring.pool import unwatch_pool, watch_pool
 from app.privacy import SubjectKeys
 from app.reviews.queue import Enqueue
 from app.settings import Settings
+from app.subjects import retention
 from app.webhooks.delivery import DeliveryWorker, Policy
 from app.webhooks.outbox import Outbox
 
@@ -135,7 +139,9 @@ class Runtime:
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             impact_jobs=ImpactJobs(engine, write_engine),
             webhooks=webhooks,
-            housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
+            housekeeping=asyncio.create_task(
+                _keep_house(write_engine, settings), name="housekeeping"
+            ),
             metrics_token=(
                 settings.metrics_token.get_secret_value().encode()
                 if settings.metrics_token is not None and metrics
@@ -161,14 +167,17 @@ class Runtime:
         exposition.process_stopped()
 
 
-async def _keep_house(engine: Engine) -> None:
-    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day, and the
-    impact jobs older than a week."""
+async def _keep_house(engine: Engine, settings: Settings) -> None:
+    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day and the
+    impact jobs older than a week; once a day, in one process of all, purge the decisions
+    past their retention."""
+    holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             await anyio.to_thread.run_sync(idempotency.purge, engine)
             await anyio.to_thread.run_sync(impact_jobs.purge, engine)
+            await anyio.to_thread.run_sync(retention.run_scheduled, engine, settings, holder)
         except SQLAlchemyError as exc:
             logger.warning("housekeeping failed: %s", exc.__class__.__name__)
 

@@ -2,7 +2,9 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,6 +23,8 @@ POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "removal",
+    "lease",
     "webhook_attempt",
     "webhook_delivery",
     "webhook_event",
@@ -85,6 +89,16 @@ def settings(database_url: str, admin_key: str) -> Settings:
 def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     """The app, started (migrated and seeded), called with the admin key; emptied after."""
     app = create_app(settings)
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
+        yield test_client
+        empty_database(runtime_of(app).engine, admin_key)
+
+
+@contextmanager
+def serving(settings: Settings, admin_key: str, **tuned: Any) -> Iterator[TestClient]:
+    """The app with some settings changed, called with the admin key; emptied after."""
+    app = create_app(settings.model_copy(update=tuned))
     headers = {"Authorization": f"Bearer {admin_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client

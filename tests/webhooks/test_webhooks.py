@@ -10,11 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
-from app.main import create_app
-from app.runtime import runtime_of
 from app.settings import Settings
 from tests.api.test_monitoring import scrape, value
-from tests.conftest import empty_database
+from tests.conftest import serving
 from tests.db.servers import free_port
 from tests.webhooks.receiver import Receiver, receiving
 
@@ -30,19 +28,15 @@ DECLINED = {"answers": {"pertinence": False, "interaction": False, "prescription
 @pytest.fixture
 def hooks(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     """The app, with internal targets allowed and quick retries."""
-    tuned = settings.model_copy(
-        update={
-            "webhook_allow_private_targets": True,
-            "webhook_retry_schedule": [0.2, 0.2],
-            "webhook_poll_seconds": 0.1,
-            "webhook_timeout_seconds": 2.0,
-        }
-    )
-    app = create_app(tuned)
-    headers = {"Authorization": f"Bearer {admin_key}"}
-    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
+    with serving(
+        settings,
+        admin_key,
+        webhook_allow_private_targets=True,
+        webhook_retry_schedule=[0.2, 0.2],
+        webhook_poll_seconds=0.1,
+        webhook_timeout_seconds=2.0,
+    ) as client:
         yield client
-        empty_database(runtime_of(app).engine, admin_key)
 
 
 @pytest.fixture
