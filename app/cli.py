@@ -35,7 +35,7 @@ from app.setfiles import FileFormat, export_text
 from app.settings import InvalidSettings, Settings, get_settings
 from app.subjects import retention
 from app.subjects import service as subjects_service
-from app.subjects.models import Source
+from app.subjects.models import RemovalSource
 
 
 class Commands(TyperGroup):
@@ -235,10 +235,14 @@ def show_subject(ref: RefArgument) -> None:
     settings = get_settings()
     keys = SubjectKeys.from_settings(settings)
     with _session(settings) as session:
-        found = subjects_service.show_subject(session, keys, _ref(ref), limit=100, cursor=None)
+        found = subjects_service.show_subject(
+            session, keys, _ref(ref), limit=100, cursor=None, chunk=settings.purge_chunk
+        )
         decisions, cursor = list(found.decisions), found.next_cursor
         while cursor is not None:
-            page = subjects_service.show_subject(session, keys, ref, limit=100, cursor=cursor)
+            page = subjects_service.show_subject(
+                session, keys, ref, limit=100, cursor=cursor, chunk=settings.purge_chunk
+            )
             decisions, cursor = decisions + page.decisions, page.next_cursor
     whole = found.model_copy(update={"decisions": decisions})
     typer.echo(whole.model_dump_json(indent=2))
@@ -259,9 +263,10 @@ def erase_subject(
             begin_immediately(engine),
             SubjectKeys.from_settings(settings),
             _ref(ref),
-            source=Source.CLI,
+            source=RemovalSource.CLI,
             api_key_id=None,
             vacuum=vacuum,
+            chunk=settings.purge_chunk,
         )
     typer.echo(done.model_dump_json(indent=2))
 
@@ -278,7 +283,7 @@ def purge(
     with _engine(settings) as engine:
         # A dry run only reads: it need not take SQLite's write lock.
         writing = engine if dry_run else begin_immediately(engine)
-        report = retention.purge(writing, settings, dry_run=dry_run, source=Source.CLI)
+        report = retention.purge(writing, settings, dry_run=dry_run, source=RemovalSource.CLI)
     typer.echo(report.model_dump_json(indent=2))
 
 

@@ -19,10 +19,23 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, select
 class Doomed:
     """Decisions about to be removed: their ids, their subjects' keys, when they were made."""
 
-    ids: Sequence[uuid.UUID]
+    ids: Sequence[uuid.UUID]  # in the log's order: (created_at, id)
+    made_at: Sequence[datetime]  # each one's created_at
     subject_keys: Sequence[str]  # distinct, those with a ref
-    oldest: datetime
-    newest: datetime
+    # What selects every decision of the removal (of which these may be one chunk).
+    selection: ColumnElement[bool]
+
+    @property
+    def oldest(self) -> datetime:
+        return self.made_at[0]
+
+    @property
+    def newest(self) -> datetime:
+        return self.made_at[-1]
+
+    def made_since(self, moment: datetime) -> list[uuid.UUID]:
+        """The ids of those made at or after `moment`."""
+        return [i for i, made in zip(self.ids, self.made_at, strict=True) if made >= moment]
 
 
 class Kind:

@@ -101,8 +101,10 @@ def serving(settings: Settings, admin_key: str, **tuned: Any) -> Iterator[TestCl
     app = create_app(settings.model_copy(update=tuned))
     headers = {"Authorization": f"Bearer {admin_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
-        yield test_client
-        empty_database(runtime_of(app).engine, admin_key)
+        try:
+            yield test_client
+        finally:
+            empty_database(runtime_of(app).engine, admin_key)
 
 
 def local_client(app: FastAPI) -> TestClient:

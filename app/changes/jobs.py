@@ -141,6 +141,8 @@ class _Samples(Kind):
         ids = {str(evaluation_id) for evaluation_id in doomed.ids}
         found = []
         for row in connection.execute(select(_JOBS.c.id, _JOBS.c.report).where(self.where(doomed))):
+            if not isinstance(row.report, dict):  # a JSON null: no report yet
+                continue
             sample = row.report.get("sample") or []
             kept = [entry for entry in sample if entry.get("id") not in ids]
             if len(kept) < len(sample):

@@ -1,11 +1,12 @@
 """Every query on the decision log. Helpers flush; callers commit."""
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, update
+from sqlalchemy import ColumnElement, Connection, and_, func, not_, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -94,9 +95,20 @@ _EVALUATIONS = EvaluationRecord.__table__  # type: ignore[attr-defined]
 
 
 def doomed_of(
-    connection: Connection, where: ColumnElement[bool], limit: int | None
+    connection: Connection, where: ColumnElement[bool], limit: int, after: Doomed | None = None
 ) -> Doomed | None:
-    """The decisions `where` selects (the oldest first, at most `limit`); None if none."""
+    """The decisions `where` selects, the oldest first, at most `limit` (after those of
+    `after`, in the log's order); None if none."""
+    selection = where
+    if after is not None:
+        created_at, last_id = after.newest, after.ids[-1]
+        where = and_(
+            where,
+            or_(
+                _EVALUATIONS.c.created_at > created_at,
+                and_(_EVALUATIONS.c.created_at == created_at, _EVALUATIONS.c.id > last_id),
+            ),
+        )
     statement = (
         core_select(_EVALUATIONS.c.id, _EVALUATIONS.c.subject_key, _EVALUATIONS.c.created_at)
         .where(where)
@@ -108,10 +120,19 @@ def doomed_of(
         return None
     return Doomed(
         ids=[row.id for row in rows],
+        made_at=[row.created_at for row in rows],
         subject_keys=sorted({row.subject_key for row in rows if row.subject_key is not None}),
-        oldest=rows[0].created_at,
-        newest=rows[-1].created_at,
+        selection=selection,
     )
+
+
+def each_chunk(connection: Connection, where: ColumnElement[bool], size: int) -> Iterator[Doomed]:
+    """The decisions `where` selects, `size` at a time, each chunk read once the caller is
+    done with the one before (it may have removed it)."""
+    doomed = doomed_of(connection, where, size)
+    while doomed is not None:
+        yield doomed
+        doomed = doomed_of(connection, where, size, after=doomed)
 
 
 def of_subject(subject_key: str) -> ColumnElement[bool]:
@@ -119,32 +140,19 @@ def of_subject(subject_key: str) -> ColumnElement[bool]:
     return _EVALUATIONS.c.subject_key == subject_key  # type: ignore[no-any-return]
 
 
-def older_than(
-    slug: str, cutoff: datetime, after: tuple[datetime, uuid.UUID] | None
-) -> ColumnElement[bool]:
-    """A set's decisions made before `cutoff` (after `after` in the log's order, if given),
-    found through `ix_evaluation_days`."""
-    where = and_(
+def older_than(slug: str, cutoff: datetime) -> ColumnElement[bool]:
+    """A set's decisions made before `cutoff`, found through `ix_evaluation_days`."""
+    return and_(
         _EVALUATIONS.c.criteria_set_slug == slug,
         _EVALUATIONS.c.created_on <= cutoff.date(),
         _EVALUATIONS.c.created_at < cutoff,
     )
-    if after is not None:
-        created_at, last_id = after
-        where = and_(
-            where,
-            or_(
-                _EVALUATIONS.c.created_at > created_at,
-                and_(_EVALUATIONS.c.created_at == created_at, _EVALUATIONS.c.id > last_id),
-            ),
-        )
-    return where
 
 
 class _Unlinked(Kind):
-    """Later decisions of the same subjects whose `previous_id` names a removed one: the
-    column becomes null. Their stored answers stay as they were told (a `previous_id` that
-    now finds nothing, `changes` naming attributes alone)."""
+    """Later decisions of the same subjects, kept by the removal, whose `previous_id` names
+    a removed one: the column becomes null. Their stored answers stay as they were told (a
+    `previous_id` that now finds nothing, `changes` naming attributes alone)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -153,7 +161,7 @@ class _Unlinked(Kind):
             lambda d: and_(
                 _EVALUATIONS.c.subject_key.in_(d.subject_keys),
                 _EVALUATIONS.c.previous_id.in_(d.ids),
-                _EVALUATIONS.c.id.not_in(d.ids),
+                not_(d.selection),
             ),
         )
 

@@ -27,7 +27,7 @@ class RemovalKind(StrEnum):
     PURGE = "purge"  # decisions older than their retention
 
 
-class Source(StrEnum):
+class RemovalSource(StrEnum):
     API = "api"
     CLI = "cli"
     SCHEDULE = "schedule"
@@ -175,7 +175,7 @@ class RemovalPublic(BaseModel):
 
     id: uuid.UUID
     kind: RemovalKind
-    source: Source = Field(description="`api`, `cli` or `schedule` (the daily purge).")
+    source: RemovalSource = Field(description="`api`, `cli` or `schedule` (the daily purge).")
     api_key_id: str | None = Field(description="The key that asked, for `api`.")
     created_at: datetime
     counts: RemovalCounts

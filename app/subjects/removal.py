@@ -7,7 +7,7 @@ removed in an order that keeps every foreign key satisfied, decisions last.
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection
 
 from app.changes import jobs
 from app.criteria import repository as criteria
@@ -29,15 +29,28 @@ KINDS: Sequence[Kind] = (
 assert {kind.name for kind in KINDS} == set(RemovalCounts.model_fields)
 
 
-def count(connection: Connection, doomed: Doomed | None) -> RemovalCounts:
+def count(connection: Connection, doomed: Doomed) -> RemovalCounts:
     """What removing `doomed` would remove, of each kind."""
-    if doomed is None:
-        return RemovalCounts()
     return RemovalCounts(**{kind.name: kind.count(connection, doomed) for kind in KINDS})
 
 
-def remove(connection: Connection, doomed: Doomed | None) -> RemovalCounts:
+def remove(connection: Connection, doomed: Doomed) -> RemovalCounts:
     """Remove `doomed` and what hangs off it; how many of each kind. The caller commits."""
-    if doomed is None:
-        return RemovalCounts()
     return RemovalCounts(**{kind.name: kind.remove(connection, doomed) for kind in KINDS})
+
+
+def count_all(connection: Connection, where: ColumnElement[bool], chunk: int) -> RemovalCounts:
+    """What removing every decision `where` selects would remove, `chunk` at a time (each
+    statement's list of ids stays bounded)."""
+    total = RemovalCounts()
+    for doomed in evaluations.each_chunk(connection, where, chunk):
+        total = total.plus(count(connection, doomed))
+    return total
+
+
+def remove_all(connection: Connection, where: ColumnElement[bool], chunk: int) -> RemovalCounts:
+    """Remove every decision `where` selects, `chunk` at a time, in the caller's transaction."""
+    total = RemovalCounts()
+    for doomed in evaluations.each_chunk(connection, where, chunk):
+        total = total.plus(remove(connection, doomed))
+    return total

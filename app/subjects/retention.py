@@ -25,7 +25,7 @@ from app.db import utcnow
 from app.evaluations import repository as evaluations
 from app.settings import Settings
 from app.subjects import lease, removal
-from app.subjects.models import RemovalCounts, RemovalKind, Source
+from app.subjects.models import RemovalCounts, RemovalKind, RemovalSource
 from app.subjects.service import record_removal
 
 logger = logging.getLogger("reflexe")
@@ -66,7 +66,7 @@ def purge(
     settings: Settings,
     *,
     dry_run: bool,
-    source: Source,
+    source: RemovalSource,
     now: datetime | None = None,
 ) -> PurgeReport:
     """Remove (or count) the decisions past their retention, in chunks; record the purge."""
@@ -76,19 +76,17 @@ def purge(
     sets: dict[str, RemovalCounts] = {}
     chunks: list[int] = []
     for retention in expiring:
-        cutoff, after = retention.cutoff(now), None
-        counts = RemovalCounts()
+        expired = evaluations.older_than(retention.slug, retention.cutoff(now))
+        counts, after = RemovalCounts(), None
         while True:
             with engine.begin() as connection:
-                doomed = evaluations.doomed_of(
-                    connection, evaluations.older_than(retention.slug, cutoff, after), chunk
-                )
+                doomed = evaluations.doomed_of(connection, expired, chunk, after=after)
                 if doomed is None:
                     break
                 tally = removal.count if dry_run else removal.remove
                 counts = counts.plus(tally(connection, doomed))
             chunks.append(len(doomed.ids))
-            after = (doomed.newest, doomed.ids[-1])
+            after = doomed
             time.sleep(PAUSE_SECONDS)
         sets[retention.slug] = counts
     total = RemovalCounts()
@@ -116,7 +114,7 @@ def run_scheduled(engine: Engine, settings: Settings, holder: str) -> PurgeRepor
     if not lease.claim(engine, PURGE_LEASE, holder, PURGE_EVERY):
         return None
     try:
-        report = purge(engine, settings, dry_run=False, source=Source.SCHEDULE)
+        report = purge(engine, settings, dry_run=False, source=RemovalSource.SCHEDULE)
     except SQLAlchemyError:
         # Another process may try at its next round, rather than tomorrow.
         lease.release(engine, PURGE_LEASE, holder)

@@ -17,7 +17,7 @@ from app.subjects.models import (
     ErasureResult,
     RemovalKind,
     RemovalPage,
-    Source,
+    RemovalSource,
     SubjectQuery,
     SubjectRecords,
 )
@@ -53,8 +53,15 @@ def get_subject(
     """Everything stored about a subject: its decisions (minimised ones included), their
     inputs, verdicts, queue entries, webhook events and pending cases, and the counts of
     every kind (what an erasure would remove). An unknown subject has none of them."""
-    keys = runtime_of(request.app).subject_keys
-    return service.show_subject(session, keys, ref, limit=limit, cursor=cursor)
+    runtime = runtime_of(request.app)
+    return service.show_subject(
+        session,
+        runtime.subject_keys,
+        ref,
+        limit=limit,
+        cursor=cursor,
+        chunk=runtime.settings.purge_chunk,
+    )
 
 
 @router.post("/subjects/search", responses=problem_responses(413, 422))
@@ -62,8 +69,15 @@ def search_subject(
     caller: AuditorKey, request: Request, session: SessionDep, body: SubjectQuery
 ) -> SubjectRecords:
     """GET /subjects/{ref}, with the ref in the body."""
-    keys = runtime_of(request.app).subject_keys
-    return service.show_subject(session, keys, body.ref, limit=body.limit, cursor=body.cursor)
+    runtime = runtime_of(request.app)
+    return service.show_subject(
+        session,
+        runtime.subject_keys,
+        body.ref,
+        limit=body.limit,
+        cursor=body.cursor,
+        chunk=runtime.settings.purge_chunk,
+    )
 
 
 @router.delete("/subjects/{ref:path}", responses=problem_responses(422))
@@ -91,9 +105,10 @@ def _erase(request: Request, api_key_id: str | None, ref: str, vacuum: bool) -> 
         runtime.write_engine,
         runtime.subject_keys,
         ref,
-        source=Source.API,
+        source=RemovalSource.API,
         api_key_id=api_key_id,
         vacuum=vacuum,
+        chunk=runtime.settings.purge_chunk,
     )
 
 

@@ -29,7 +29,7 @@ from app.subjects.models import (
     RemovalKind,
     RemovalPage,
     RemovalPublic,
-    Source,
+    RemovalSource,
     SubjectCase,
     SubjectDecision,
     SubjectDelivery,
@@ -42,7 +42,13 @@ _REMOVALS = Removal.__table__  # type: ignore[attr-defined]
 
 
 def show_subject(
-    session: Session, keys: SubjectKeys, ref: str, *, limit: int, cursor: str | None
+    session: Session,
+    keys: SubjectKeys,
+    ref: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    chunk: int,
 ) -> SubjectRecords:
     """Everything stored about a subject: a page of its decisions, newest first, each with
     its inputs, verdicts, queue entry, webhook events and pending cases; the counts of all."""
@@ -75,9 +81,8 @@ def show_subject(
         )
         for record, answer in zip(page, answers_of(session, page), strict=True)
     ]
-    doomed = evaluations.doomed_of(connection, evaluations.of_subject(key), None)
     return SubjectRecords(
-        counts=removal.count(connection, doomed),
+        counts=removal.count_all(connection, evaluations.of_subject(key), chunk),
         decisions=decisions,
         next_cursor=encode_cursor(page[-1]) if more else None,
     )
@@ -104,16 +109,16 @@ def erase_subject(
     keys: SubjectKeys,
     ref: str,
     *,
-    source: Source,
+    source: RemovalSource,
     api_key_id: str | None,
     vacuum: bool,
+    chunk: int,
 ) -> ErasureResult:
     """Remove everything stored about a subject, record that it happened, then checkpoint
     SQLite's WAL (and VACUUM PostgreSQL's tables if asked)."""
     key = keys.of(ref)
     with write_engine.begin() as connection:
-        doomed = evaluations.doomed_of(connection, evaluations.of_subject(key), None)
-        counts = removal.remove(connection, doomed)
+        counts = removal.remove_all(connection, evaluations.of_subject(key), chunk)
         done = record_removal(
             connection, RemovalKind.ERASURE, source, api_key_id, counts, sets={}, chunks=[]
         )
@@ -127,7 +132,7 @@ def erase_subject(
 def record_removal(
     connection: Connection,
     kind: RemovalKind,
-    source: Source,
+    source: RemovalSource,
     api_key_id: str | None,
     counts: RemovalCounts,
     *,

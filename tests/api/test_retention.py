@@ -20,7 +20,7 @@ from app.main import create_app
 from app.runtime import runtime_of
 from app.settings import Settings, get_settings
 from app.subjects import retention
-from app.subjects.models import Lease, Source
+from app.subjects.models import Lease, RemovalSource
 from tests.conftest import SECRET_KEY
 from tests.factories import make_criteria_set
 
@@ -155,7 +155,7 @@ def test_the_purge_works_in_bounded_chunks_while_evaluations_go_on(
     reports: list[retention.PurgeReport] = []
     purging = threading.Thread(
         target=lambda: reports.append(
-            retention.purge(write_engine, tuned, dry_run=False, source=Source.SCHEDULE)
+            retention.purge(write_engine, tuned, dry_run=False, source=RemovalSource.SCHEDULE)
         )
     )
 

@@ -116,7 +116,8 @@ def stored(app_client: TestClient) -> dict[str, Any]:
     assert batch.status_code == 200, batch.text
     batched = batch.json()["items"][0]["id"]
     verdict = client.put(
-        f"/evaluations/{first['id']}/verdict", json={"decision": "accept", "reason": "A client."}
+        f"/evaluations/{first['id']}/verdict",
+        json={"decision": "accept", "reason": "A client.", "criteria": {"relevant": True}},
     )
     assert verdict.status_code == 201, verdict.text
     case = client.post(f"/evaluations/{second['id']}/case", json={})
@@ -153,7 +154,7 @@ def test_a_subject_shows_every_kind_of_record(
     assert body["counts"] == {
         "decisions": 4,
         "verdicts": 1,
-        "verdict_criteria": 0,
+        "verdict_criteria": 1,
         "verdict_leaves": 0,
         "review_queue_entries": 2,  # the batch's and the minimised `review`s; the first left it
         "pending_cases": 1,
@@ -368,6 +369,24 @@ def test_the_cli_refuses_an_empty_ref(cli_env: None) -> None:
 
     assert result.exit_code == 1
     assert "ref" in result.output
+
+
+def test_a_subject_with_more_decisions_than_a_chunk_is_erased_whole(
+    settings: Settings, admin_key: str
+) -> None:
+    with serving(settings, admin_key, purge_chunk=2) as client:
+        create_set(client, "triage")
+        ids = [decide(client, REF, **{"Idempotency-Key": f"k{n}"})["id"] for n in range(5)]
+        other = decide(client, OTHER)["id"]
+        shown = client.get(subject_path(REF)).json()["counts"]
+
+        erased = client.delete(subject_path(REF)).json()["counts"]
+
+        assert shown == erased
+        assert (erased["decisions"], erased["idempotency_records"]) == (5, 5)
+        assert erased["unlinked_decisions"] == 0  # every later one went too
+        assert all(client.get(f"/evaluations/{i}").status_code == 404 for i in ids)
+        assert client.get(f"/evaluations/{other}").status_code == 200
 
 
 # --- the canary: nothing of an erased subject left in the database's bytes ----------
