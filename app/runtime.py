@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -76,6 +77,7 @@ class Runtime:
     impact_jobs: ImpactJobs
     webhooks: DeliveryWorker
     housekeeping: "asyncio.Task[None]"
+    stopping: threading.Event  # set by stop(): a purge under way ends after its chunk
     metrics_token: bytes | None  # a scraper's bearer token for GET /metrics
 
     @classmethod
@@ -110,6 +112,7 @@ class Runtime:
         )
         outbox = Outbox(written=webhooks.wake)
         subject_keys = SubjectKeys.from_settings(settings)
+        stopping = threading.Event()
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -140,8 +143,9 @@ class Runtime:
             impact_jobs=ImpactJobs(engine, write_engine),
             webhooks=webhooks,
             housekeeping=asyncio.create_task(
-                _keep_house(write_engine, settings), name="housekeeping"
+                _keep_house(write_engine, settings, stopping), name="housekeeping"
             ),
+            stopping=stopping,
             metrics_token=(
                 settings.metrics_token.get_secret_value().encode()
                 if settings.metrics_token is not None and metrics
@@ -155,6 +159,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Store what is queued, then let go of connections."""
+        self.stopping.set()
         self.housekeeping.cancel()
         # A purge under way finishes (its thread cannot be cancelled) before the engine goes.
         await asyncio.gather(self.housekeeping, return_exceptions=True)
@@ -167,7 +172,7 @@ class Runtime:
         exposition.process_stopped()
 
 
-async def _keep_house(engine: Engine, settings: Settings) -> None:
+async def _keep_house(engine: Engine, settings: Settings, stopping: threading.Event) -> None:
     """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day and the
     impact jobs older than a week; once a day, in one process of all, purge the decisions
     past their retention."""
@@ -177,7 +182,9 @@ async def _keep_house(engine: Engine, settings: Settings) -> None:
         try:
             await anyio.to_thread.run_sync(idempotency.purge, engine)
             await anyio.to_thread.run_sync(impact_jobs.purge, engine)
-            await anyio.to_thread.run_sync(retention.run_scheduled, engine, settings, holder)
+            await anyio.to_thread.run_sync(
+                retention.run_scheduled, engine, settings, holder, stopping.is_set
+            )
         except SQLAlchemyError as exc:
             logger.warning("housekeeping failed: %s", exc.__class__.__name__)
 

@@ -13,6 +13,7 @@ lets one process of all the workers and replicas take each day's run.
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ class PurgeReport(BaseModel):
     chunks: int = Field(description="Transactions (a dry run's: reads).")
     largest_chunk: int = Field(description="The most decisions one chunk held.")
     record_id: uuid.UUID | None = Field(description="The purge's record; null on a dry run.")
+    interrupted: bool = Field(default=False, description="Whether the process stopped it.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,10 @@ def purge(
     dry_run: bool,
     source: RemovalSource,
     now: datetime | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> PurgeReport:
-    """Remove (or count) the decisions past their retention, in chunks; record the purge."""
+    """Remove (or count) the decisions past their retention, in chunks; record the purge.
+    Once `stopping` says so (the process stops), it ends after the chunk under way."""
     now = now or utcnow()
     chunk = settings.purge_chunk
     expiring = retentions(engine, settings)
@@ -78,7 +82,7 @@ def purge(
     for retention in expiring:
         expired = evaluations.older_than(retention.slug, retention.cutoff(now))
         counts, after = RemovalCounts(), None
-        while True:
+        while not stopping():
             with engine.begin() as connection:
                 doomed = evaluations.doomed_of(connection, expired, chunk, after=after)
                 if doomed is None:
@@ -106,19 +110,29 @@ def purge(
         chunks=len(chunks),
         largest_chunk=max(chunks, default=0),
         record_id=record_id,
+        interrupted=stopping(),
     )
 
 
-def run_scheduled(engine: Engine, settings: Settings, holder: str) -> PurgeReport | None:
+def run_scheduled(
+    engine: Engine,
+    settings: Settings,
+    holder: str,
+    stopping: Callable[[], bool] = lambda: False,
+) -> PurgeReport | None:
     """The day's purge, if this process takes the day's lease; None if another has it."""
     if not lease.claim(engine, PURGE_LEASE, holder, PURGE_EVERY):
         return None
     try:
-        report = purge(engine, settings, dry_run=False, source=RemovalSource.SCHEDULE)
+        report = purge(
+            engine, settings, dry_run=False, source=RemovalSource.SCHEDULE, stopping=stopping
+        )
     except SQLAlchemyError:
         # Another process may try at its next round, rather than tomorrow.
         lease.release(engine, PURGE_LEASE, holder)
         raise
+    if report.interrupted:  # this process stops: another finishes the day's purge
+        lease.release(engine, PURGE_LEASE, holder)
     if report.chunks:
         logger.info(
             "purge removed %d decisions in %d chunks", report.counts.decisions, report.chunks

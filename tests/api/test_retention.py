@@ -216,3 +216,24 @@ def test_the_daily_purge_runs_in_one_process_at_a_time(
             update(Lease.__table__).values(until=utcnow() - timedelta(seconds=1))  # type: ignore[arg-type]
         )
     assert retention.run_scheduled(engines[0], tuned, "process-1") is not None
+
+
+def test_a_stopping_process_ends_its_purge_after_the_chunk_under_way(
+    client: TestClient, settings: Settings
+) -> None:
+    old_decisions(client, 10, days=400)
+    tuned = settings.model_copy(update={"retention_days": 30, "purge_chunk": 3})
+    write_engine = runtime_of(client.app).write_engine  # type: ignore[arg-type]
+    asked: list[bool] = []
+
+    def stopping() -> bool:  # the process is told to stop once the first chunk is done
+        asked.append(True)
+        return len(asked) > 1
+
+    stopped = retention.run_scheduled(write_engine, tuned, "stopping", stopping)
+    resumed = retention.run_scheduled(write_engine, tuned, "another")
+
+    assert stopped is not None
+    assert (stopped.interrupted, stopped.chunks, stopped.counts.decisions) == (True, 1, 3)
+    assert resumed is not None  # the lease was let go: another process took the rest
+    assert (resumed.interrupted, resumed.counts.decisions) == (False, 7)
