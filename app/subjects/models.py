@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy import Column
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -107,7 +107,7 @@ class SubjectQuery(BaseModel):
     model_config = REQUEST_MODEL
 
     ref: SubjectRef = Field(description="The subject's ref, as sent in `subject.ref`.")
-    limit: int = Field(default=50, ge=1, le=100, description="Decisions per page.")
+    limit: StrictInt = Field(default=50, ge=1, le=100, description="Decisions per page.")
     cursor: str | None = Field(
         default=None, max_length=200, description="`next_cursor` of the previous page."
     )
@@ -119,7 +119,7 @@ class ErasureRequest(BaseModel):
     model_config = REQUEST_MODEL
 
     ref: SubjectRef = Field(description="The subject's ref, as sent in `subject.ref`.")
-    vacuum: bool = Field(
+    vacuum: StrictBool = Field(
         default=False, description="PostgreSQL: VACUUM the tables erased from, afterwards."
     )
 

@@ -29,7 +29,7 @@ RefPath = Annotated[
     SubjectRef,
     Path(
         description="The subject's ref, URL-encoded (or send it in the body of POST "
-        "/subjects/search or /subjects/erase, which keeps it out of URLs and logs)."
+        "/subjects or /erasures, which keeps it out of URLs and logs)."
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
@@ -64,11 +64,12 @@ def get_subject(
     )
 
 
-@router.post("/subjects/search", responses=problem_responses(413, 422))
+@router.post("/subjects", responses=problem_responses(400, 413, 422))
 def search_subject(
     caller: AuditorKey, request: Request, session: SessionDep, body: SubjectQuery
 ) -> SubjectRecords:
-    """GET /subjects/{ref}, with the ref in the body."""
+    """Everything stored about a subject, as GET /subjects/{ref} answers it, named in the
+    body so that the ref stays out of URLs and logs."""
     runtime = runtime_of(request.app)
     return service.show_subject(
         session,
@@ -90,11 +91,12 @@ def erase_subject(
     return _erase(request, caller.key_id, ref, vacuum)
 
 
-@router.post("/subjects/erase", responses=problem_responses(413, 422))
+@router.post("/erasures", responses=problem_responses(400, 413, 422))
 def erase_subject_by_body(
     caller: AdminKey, request: Request, body: ErasureRequest
 ) -> ErasureResult:
-    """DELETE /subjects/{ref}, with the ref in the body."""
+    """Erase a subject as DELETE /subjects/{ref} does, named in the body so that the ref
+    stays out of URLs and logs."""
     return _erase(request, caller.key_id, body.ref, body.vacuum)
 
 

@@ -151,12 +151,8 @@ def record_removal(
         chunks=len(chunks),
         largest_chunk=max(chunks, default=0),
     )
-    connection.execute(insert(_REMOVALS).values(**done.model_dump(mode="json") | _typed(done)))
+    connection.execute(insert(_REMOVALS).values(**done.model_dump()))
     return done
-
-
-def _typed(done: RemovalPublic) -> dict[str, Any]:
-    return {"id": done.id, "created_at": done.created_at}
 
 
 def list_removals(

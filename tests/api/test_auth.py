@@ -141,9 +141,9 @@ ROLE_MATRIX = [
     ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),
     ("GET", "/metrics", None, 403, 200, 403),
     ("GET", "/subjects/https%3A%2F%2Fexample.com%2Fx", None, 403, 200, 403),
-    ("POST", "/subjects/search", {"ref": "x"}, 403, 200, 403),
+    ("POST", "/subjects", {"ref": "x"}, 403, 200, 403),
     ("DELETE", "/subjects/x", None, 403, 403, 403),
-    ("POST", "/subjects/erase", {"ref": "x"}, 403, 403, 403),
+    ("POST", "/erasures", {"ref": "x"}, 403, 403, 403),
     ("GET", "/erasures", None, 403, 200, 403),
 ]
 

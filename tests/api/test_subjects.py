@@ -195,7 +195,7 @@ def test_the_search_in_the_body_answers_as_the_path_does(
     app_client: TestClient, stored: dict[str, Any]
 ) -> None:
     by_path = app_client.get(subject_path(REF))
-    by_body = app_client.post("/subjects/search", json={"ref": REF})
+    by_body = app_client.post("/subjects", json={"ref": REF})
     # Unencoded slashes reach the same subject.
     raw = app_client.get(f"/subjects/{REF}")
 
@@ -206,7 +206,7 @@ def test_the_search_in_the_body_answers_as_the_path_does(
 def test_a_subject_is_paged_by_cursor(app_client: TestClient, stored: dict[str, Any]) -> None:
     first = app_client.get(subject_path(REF), params={"limit": 3}).json()
     second = app_client.post(
-        "/subjects/search", json={"ref": REF, "limit": 3, "cursor": first["next_cursor"]}
+        "/subjects", json={"ref": REF, "limit": 3, "cursor": first["next_cursor"]}
     ).json()
 
     assert len(first["decisions"]) == 3
@@ -222,10 +222,10 @@ def test_a_subject_is_paged_by_cursor(app_client: TestClient, stored: dict[str, 
     [
         ("GET", "/subjects/x?cursor=not-a-cursor", None, "cursor"),
         ("GET", "/subjects/x?limit=0", None, "limit"),
-        ("POST", "/subjects/search", {}, "ref"),
-        ("POST", "/subjects/search", {"ref": ""}, "ref"),
-        ("POST", "/subjects/search", {"ref": "x", "extra": 1}, "extra"),
-        ("POST", "/subjects/erase", {"ref": "x", "vacuum": "often"}, "vacuum"),
+        ("POST", "/subjects", {}, "ref"),
+        ("POST", "/subjects", {"ref": ""}, "ref"),
+        ("POST", "/subjects", {"ref": "x", "extra": 1}, "extra"),
+        ("POST", "/erasures", {"ref": "x", "vacuum": "often"}, "vacuum"),
         ("GET", "/erasures?kind=forgetting", None, "kind"),
         ("GET", "/erasures?cursor=not-a-cursor", None, "cursor"),
     ],
@@ -290,7 +290,7 @@ def test_an_erasure_is_recorded_without_anything_of_the_person(
     app_client: TestClient, stored: dict[str, Any]
 ) -> None:
     keys = runtime_of(app_client.app).subject_keys  # type: ignore[arg-type]
-    erased = app_client.post("/subjects/erase", json={"ref": REF}).json()
+    erased = app_client.post("/erasures", json={"ref": REF}).json()
 
     listed = app_client.get("/erasures")
 
@@ -309,7 +309,7 @@ def test_an_erasure_is_recorded_without_anything_of_the_person(
 
 def test_erasing_an_unknown_subject_is_a_200_with_zero_counts(app_client: TestClient) -> None:
     first = app_client.delete(subject_path("https://example.com/nobody"))
-    again = app_client.post("/subjects/erase", json={"ref": "https://example.com/nobody"})
+    again = app_client.post("/erasures", json={"ref": "https://example.com/nobody"})
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert set(first.json()["counts"].values()) == {0}
@@ -320,7 +320,7 @@ def test_erasing_an_unknown_subject_is_a_200_with_zero_counts(app_client: TestCl
 
 def test_erasures_are_paged_newest_first(app_client: TestClient) -> None:
     for n in range(3):
-        app_client.post("/subjects/erase", json={"ref": f"nobody-{n}"})
+        app_client.post("/erasures", json={"ref": f"nobody-{n}"})
 
     first = app_client.get("/erasures", params={"limit": 2}).json()
     second = app_client.get("/erasures", params={"limit": 2, "cursor": first["next_cursor"]}).json()
