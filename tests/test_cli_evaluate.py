@@ -149,6 +149,7 @@ def test_columns_map_to_subject_answers_and_typed_attributes(server: str, tmp_pa
         "subject": {"ref": "https://example.org/in/typed", "name": "Ada"},
         "answers": {"utilite": True},
         "attributes": {"followers": 1200, "has_message": True, "skills": ["go", "rust"], "x": "7"},
+        "privacy": "full",
     }
     empty = inputs(server, second["id"])
     assert (empty["answers"], empty["attributes"]) == ({}, {})

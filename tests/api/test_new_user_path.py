@@ -126,6 +126,7 @@ def test_a_decisions_inputs_are_read_back_whole(client: TestClient) -> None:
         "subject": {"ref": "https://www.linkedin.com/in/a", "name": "A"},
         "answers": {"pertinence": True, "utilite": None},
         "attributes": ATTRIBUTES | {"extra": {"nested": [1, 2]}},
+        "privacy": "full",
     }
     # The answer quoted the long headline shortened; the inputs keep all of it.
     evidence = made["criteria"][0]["evidence"]

@@ -26,8 +26,14 @@ SERVER_FIELDS = {
 
 
 def file_of(answer: dict[str, Any]) -> dict[str, Any]:
-    """What the file of a set's JSON answer holds: all but the server's fields."""
-    return {key: value for key, value in answer.items() if key not in SERVER_FIELDS}
+    """What the file of a set's JSON answer holds: all but the server's fields, and neither
+    `privacy` nor `retention_days` at their defaults (a file names them only otherwise)."""
+    defaults = {"privacy": "full", "retention_days": None}
+    return {
+        key: value
+        for key, value in answer.items()
+        if key not in SERVER_FIELDS and not (key in defaults and value == defaults[key])
+    }
 
 
 def header_of(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from app.evaluations.writer import (
     WriteOutcome,
 )
 from app.idempotency.service import Idempotent, Replay
+from app.privacy import SubjectKeys
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def pipu(engine: Engine) -> ResolvedCriteria:
 
 def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
     """A row of every column of the evaluation table."""
+    ref = overrides.get("subject_ref", "https://example.org/in/a")
     return {
         "id": uuid.uuid4(),
         "criteria_version_id": resolved.version_id,
@@ -39,6 +41,8 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "criteria_set_version": resolved.version,
         "subject_ref": "https://example.org/in/a",
         "subject_name": "Ada",
+        "subject_key": None if ref is None else SubjectKeys(None).of(ref),
+        "privacy": "full",
         "decision": "accept",
         "created_at": utcnow(),
         "api_key_id": None,
