@@ -1,6 +1,7 @@
 """The `reflexe` command line: serve, migrate, manage API keys, export the OpenAPI document,
-work on criteria sets as files (export, check, test, push, pull, diff), and evaluate a file
-of invitations (evaluate).
+work on criteria sets as files (export, check, test, push, pull, diff), evaluate a file
+of invitations (evaluate), and answer a person's access and erasure requests (subjects show,
+subjects erase) and purge what is past its retention (purge) on the local database.
 
 Exit codes of the file commands: 0 done, 1 an invalid file or an error from the server
 (`evaluate`: a row in error), 2 failing test cases, 3 a server that cannot be reached.
@@ -15,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
+from sqlalchemy import Engine
 from sqlmodel import Session
 from typer.core import TyperGroup
 
@@ -22,14 +24,18 @@ from app import filecommands, setcommands
 from app.auth import service as auth_service
 from app.auth.models import ApiKeyCreate, Role
 from app.criteria import service as criteria_service
-from app.db import create_db_engine
+from app.db import begin_immediately, create_db_engine
 from app.errors import ReflexeError
 from app.migrate import PreparedDatabase, prepare_database
 from app.monitoring.logs import log_config
 from app.monitoring.multiproc import metrics_directory
+from app.privacy import SubjectKeys
 from app.setcommands import FormatOption, SlugArgument, VersionOption
 from app.setfiles import FileFormat, export_text
 from app.settings import InvalidSettings, Settings, get_settings
+from app.subjects import retention
+from app.subjects import service as subjects_service
+from app.subjects.models import RemovalSource
 
 
 class Commands(TyperGroup):
@@ -55,13 +61,18 @@ cli = typer.Typer(
     context_settings=HELP_OPTIONS,
     rich_markup_mode=None,
 )
-keys = typer.Typer(
-    help="Create, list and revoke API keys.",
-    no_args_is_help=True,
-    context_settings=HELP_OPTIONS,
-    rich_markup_mode=None,
-)
+
+
+def _group(help: str) -> typer.Typer:
+    return typer.Typer(
+        help=help, no_args_is_help=True, context_settings=HELP_OPTIONS, rich_markup_mode=None
+    )
+
+
+keys = _group("Create, list and revoke API keys.")
 cli.add_typer(keys, name="keys")
+subjects = _group("A person's records in the local database [REFLEXE_DATABASE_URL]: show, erase.")
+cli.add_typer(subjects, name="subjects")
 cli.add_typer(setcommands.commands)  # no name: check, test, push, pull, diff at the top
 cli.add_typer(filecommands.commands)  # evaluate
 
@@ -242,17 +253,91 @@ def export(
     typer.echo(export_text(found, file_format), nl=False)
 
 
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    """A session on the migrated database: the key commands work before any `serve`."""
+# --- a person's records, and retention ------------------------------------------
 
+RefArgument = Annotated[str, typer.Argument(help="The subject's ref, as sent in subject.ref.")]
+
+
+@subjects.command("show")
+def show_subject(ref: RefArgument) -> None:
+    """Print everything stored about a subject, as JSON (GET /subjects/{ref}, every page)."""
+    settings = get_settings()
+    keys = SubjectKeys.from_settings(settings)
+    with _session(settings) as session:
+        found = subjects_service.show_subject(
+            session, keys, _ref(ref), limit=100, cursor=None, chunk=settings.purge_chunk
+        )
+        decisions, cursor = list(found.decisions), found.next_cursor
+        while cursor is not None:
+            page = subjects_service.show_subject(
+                session, keys, ref, limit=100, cursor=cursor, chunk=settings.purge_chunk
+            )
+            decisions, cursor = decisions + page.decisions, page.next_cursor
+    whole = found.model_copy(update={"decisions": decisions})
+    typer.echo(whole.model_dump_json(indent=2))
+
+
+@subjects.command("erase")
+def erase_subject(
+    ref: RefArgument,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="PostgreSQL: VACUUM the tables afterwards.")
+    ] = False,
+) -> None:
+    """Erase everything stored about a subject and print what was removed, as JSON."""
+    settings = get_settings()
+    with _engine(settings) as engine:
+        done = subjects_service.erase_subject(
+            engine,
+            begin_immediately(engine),
+            SubjectKeys.from_settings(settings),
+            _ref(ref),
+            source=RemovalSource.CLI,
+            api_key_id=None,
+            vacuum=vacuum,
+            chunk=settings.purge_chunk,
+        )
+    typer.echo(done.model_dump_json(indent=2))
+
+
+@cli.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Remove the decisions past their retention (a set's retention_days, else
+    REFLEXE_RETENTION_DAYS) in chunks of REFLEXE_PURGE_CHUNK; print the counts as JSON."""
+    settings = get_settings()
+    with _engine(settings) as engine:
+        # A dry run only reads: it need not take SQLite's write lock.
+        writing = engine if dry_run else begin_immediately(engine)
+        report = retention.purge(writing, settings, dry_run=dry_run, source=RemovalSource.CLI)
+    typer.echo(report.model_dump_json(indent=2))
+
+
+def _ref(ref: str) -> str:
+    if not ref or len(ref) > 2048:
+        _fail("a subject's ref has 1 to 2048 characters")
+    return ref
+
+
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """The engine of the migrated database: the commands work before any `serve`."""
     _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """A session on the migrated database: the key commands work before any `serve`."""
+    with _engine(settings) as engine, Session(engine, expire_on_commit=False) as session:
+        yield session
 
 
 def describe(prepared: PreparedDatabase) -> str:

@@ -85,6 +85,10 @@ def create_db_engine(settings: Settings) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
+        # Deleted content is overwritten with zeros, not left in free space: an erasure is
+        # physical once the WAL is checkpointed (app.subjects.physical). It costs writes on
+        # deletes alone, which are rare here (erasures, purges, expired keys).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return engine

@@ -35,6 +35,7 @@ from app.problems import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.reviews.router import router as reviews_router
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
+from app.subjects.router import router as subjects_router
 from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("reflexe")
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(changes_router)
     app.include_router(keys_router)
     app.include_router(webhooks_router)
+    app.include_router(subjects_router)
     app.include_router(health_router)
     if settings.metrics_enabled:
         app.include_router(monitoring_router)

@@ -4,12 +4,16 @@
 and builds each process's components: the database engines, the key guard, the criteria
 registry, the decision writer, the evaluator, the batch slots, the webhook delivery
 worker, and a housekeeping task
-(expired idempotency keys). The application's
+(expired idempotency keys and impact jobs, the daily retention purge). The application's
 lifespan keeps the result; routes, dependencies and middleware read it with `runtime_of`.
 """
 
 import asyncio
 import logging
+import os
+import socket
+import threading
+import uuid
 from dataclasses import dataclass
 
 import anyio
@@ -37,6 +41,7 @@ from app.monitoring.pool import unwatch_pool, watch_pool
 from app.privacy import SubjectKeys
 from app.reviews.queue import Enqueue
 from app.settings import Settings
+from app.subjects import retention
 from app.webhooks.delivery import DeliveryWorker, Policy
 from app.webhooks.outbox import Outbox
 
@@ -72,6 +77,7 @@ class Runtime:
     impact_jobs: ImpactJobs
     webhooks: DeliveryWorker
     housekeeping: "asyncio.Task[None]"
+    stopping: threading.Event  # set by stop(): a purge under way ends after its chunk
     metrics_token: bytes | None  # a scraper's bearer token for GET /metrics
 
     @classmethod
@@ -98,6 +104,7 @@ class Runtime:
         )
         outbox = Outbox(written=webhooks.wake)
         subject_keys = SubjectKeys.from_settings(settings)
+        stopping = threading.Event()
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -127,7 +134,10 @@ class Runtime:
             batch_slots=BatchSlots(settings.max_concurrent_batches),
             impact_jobs=ImpactJobs(engine, write_engine),
             webhooks=webhooks,
-            housekeeping=asyncio.create_task(_keep_house(write_engine), name="housekeeping"),
+            housekeeping=asyncio.create_task(
+                _keep_house(write_engine, settings, stopping), name="housekeeping"
+            ),
+            stopping=stopping,
             metrics_token=(
                 settings.metrics_token.get_secret_value().encode()
                 if settings.metrics_token is not None and metrics
@@ -141,6 +151,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Store what is queued, then let go of connections."""
+        self.stopping.set()
         self.housekeeping.cancel()
         # A purge under way finishes (its thread cannot be cancelled) before the engine goes.
         await asyncio.gather(self.housekeeping, return_exceptions=True)
@@ -153,14 +164,19 @@ class Runtime:
         exposition.process_stopped()
 
 
-async def _keep_house(engine: Engine) -> None:
-    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day, and the
-    impact jobs older than a week."""
+async def _keep_house(engine: Engine, settings: Settings, stopping: threading.Event) -> None:
+    """Every `HOUSEKEEPING_SECONDS`: forget the idempotency keys older than a day and the
+    impact jobs older than a week; once a day, in one process of all, purge the decisions
+    past their retention."""
+    holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             await anyio.to_thread.run_sync(idempotency.purge, engine)
             await anyio.to_thread.run_sync(impact_jobs.purge, engine)
+            await anyio.to_thread.run_sync(
+                retention.run_scheduled, engine, settings, holder, stopping.is_set
+            )
         except SQLAlchemyError as exc:
             logger.warning("housekeeping failed: %s", exc.__class__.__name__)
 

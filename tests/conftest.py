@@ -2,7 +2,9 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,6 +23,8 @@ POSTGRES_URL = os.environ.get(
     "REFLEXE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "removal",
+    "lease",
     "webhook_attempt",
     "webhook_delivery",
     "webhook_event",
@@ -90,6 +94,19 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
         yield test_client
     # Once the app has stopped: its delivery worker may still be settling a batch.
     empty_database(runtime_of(app).engine, admin_key)
+
+
+@contextmanager
+def serving(settings: Settings, admin_key: str, **tuned: Any) -> Iterator[TestClient]:
+    """The app with some settings changed, called with the admin key; emptied after."""
+    app = create_app(settings.model_copy(update=tuned))
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    try:
+        with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
+            yield test_client
+    finally:
+        # Once the app has stopped: its delivery worker may still be settling a batch.
+        empty_database(runtime_of(app).engine, admin_key)
 
 
 def local_client(app: FastAPI) -> TestClient:

@@ -63,6 +63,8 @@ ReaderKey = Annotated[
 ReviewReaderKey = Annotated[
     Principal, Depends(RequireRole(Role.admin, Role.auditor, Role.reviewer))
 ]
+# A person's records, the erasures and purges: every decision, nothing else.
+AuditorKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.auditor))]
 ReviewerKey = Annotated[Principal, Depends(RequireRole(Role.admin, Role.reviewer))]
 
 

@@ -9,14 +9,16 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlmodel import Session
 
 from app.changes import impact
 from app.changes.models import ImpactJob, ImpactJobPublic, ImpactReport, ImpactRequest, JobStatus
 from app.db import utcnow
 from app.errors import NotFound
+from app.forgetting import Doomed, Kind
 
 logger = logging.getLogger("reflexe")
 STALE_RUNNING = timedelta(seconds=60)  # a running job's heartbeat moves every few seconds
@@ -125,3 +127,36 @@ def public(job: ImpactJob) -> ImpactJobPublic:
         error=job.error,
         report=None,
     )
+
+
+class _Samples(Kind):
+    """What removing decisions removes of impact jobs (app.forgetting): the entries of their
+    reports' samples that name a removed decision (an id, its outcomes, the criteria that
+    flipped). The counts stay: they count decisions, and name none."""
+
+    def __init__(self) -> None:
+        super().__init__("impact_samples", _JOBS, lambda _: _JOBS.c.report.is_not(None))
+
+    def _naming(self, connection: Connection, doomed: Doomed) -> list[tuple[Any, Any, int]]:
+        ids = {str(evaluation_id) for evaluation_id in doomed.ids}
+        found = []
+        for row in connection.execute(select(_JOBS.c.id, _JOBS.c.report).where(self.where(doomed))):
+            if not isinstance(row.report, dict):  # a JSON null: no report yet
+                continue
+            sample = row.report.get("sample") or []
+            kept = [entry for entry in sample if entry.get("id") not in ids]
+            if len(kept) < len(sample):
+                found.append((row.id, {**row.report, "sample": kept}, len(sample) - len(kept)))
+        return found
+
+    def count(self, connection: Connection, doomed: Doomed) -> int:
+        return sum(removed for _, _, removed in self._naming(connection, doomed))
+
+    def remove(self, connection: Connection, doomed: Doomed) -> int:
+        naming = self._naming(connection, doomed)
+        for job_id, report, _ in naming:
+            connection.execute(update(_JOBS).where(_JOBS.c.id == job_id).values(report=report))
+        return sum(removed for _, _, removed in naming)
+
+
+FORGOTTEN = (_Samples(),)

@@ -1,9 +1,13 @@
 """Every query on criteria sets and their versions. Helpers flush; callers commit."""
 
+import uuid
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, func, update
 from sqlmodel import Session, col, select
 
 from app.criteria.models import CriteriaSet, CriteriaVersion, PendingCase
+from app.forgetting import Kind
 
 
 def get_set(session: Session, slug: str) -> CriteriaSet | None:
@@ -121,3 +125,29 @@ def clear_default(session: Session) -> None:
         .execution_options(synchronize_session=False)
     )
     session.flush()
+
+
+def pending_from(
+    session: Session, evaluation_ids: Sequence[uuid.UUID]
+) -> list[tuple[str, PendingCase]]:
+    """The pending cases made from these decisions, with their set's slug."""
+    statement = (
+        select(CriteriaSet.slug, PendingCase)
+        .join(CriteriaSet, col(CriteriaSet.id) == col(PendingCase.criteria_set_id))
+        .where(col(PendingCase.evaluation_id).in_(evaluation_ids))
+        .order_by(col(PendingCase.created_at))
+    )
+    return [(slug, case) for slug, case in session.exec(statement)]
+
+
+def retentions(connection: Connection) -> list[tuple[str, int | None]]:
+    """Each set's slug and its own `retention_days` (None: the service's default)."""
+    sets = CriteriaSet.__table__  # type: ignore[attr-defined]
+    rows = connection.execute(select(sets.c.slug, sets.c.retention_days).order_by(sets.c.slug))
+    return [(row.slug, row.retention_days) for row in rows]
+
+
+# What removing decisions removes of criteria (app.forgetting): the pending cases made
+# from them, which hold their attributes.
+_PENDING = PendingCase.__table__  # type: ignore[attr-defined]
+FORGOTTEN = (Kind("pending_cases", _PENDING, lambda d: _PENDING.c.evaluation_id.in_(d.ids)),)

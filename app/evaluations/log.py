@@ -45,7 +45,11 @@ def get_inputs(
     session: Session, evaluation_id: uuid.UUID, *, owner: str | None = None
 ) -> EvaluationInputs:
     """The subject, answers and attributes a stored decision was made from."""
-    record = load_record(session, evaluation_id, owner)
+    return inputs_of(load_record(session, evaluation_id, owner))
+
+
+def inputs_of(record: EvaluationRecord) -> EvaluationInputs:
+    """What a stored decision was made from, as stored."""
     return EvaluationInputs(
         id=record.id,
         subject=_subject(record),

@@ -11,16 +11,28 @@ Keys are kept 24 hours; `purge` deletes older ones.
 """
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    and_,
+    bindparam,
+    delete,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import utcnow
 from app.errors import InvalidInput
+from app.forgetting import Doomed, Kind
 from app.idempotency.models import IdempotencyRecord
 
 KEPT = timedelta(hours=24)
@@ -118,3 +130,55 @@ def _insert_unless_held(dialect_name: str) -> Insert:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     insert: Insert = dialect.insert(_KEYS).on_conflict_do_nothing(index_elements=["scope", "key"])
     return insert.returning(_KEYS.c.key)
+
+
+# What removing decisions removes of the keys (app.forgetting): a key's answer holds its
+# decisions (one, at `/evaluations/{id}`, or a batch's), so every key holding one goes,
+# the others of a batch with it: retrying that batch within the day decides it anew. An
+# answer is kept in the transaction that stores its decisions, a moment after they were
+# made: only the decisions of the last `KEPT` (and a margin) can still have a key, and only
+# the keys of their stretch of time are searched. Older keys, never answered again, are
+# deleted on the way, as housekeeping does, so that no expired answer outlives a removal.
+WRITTEN_WITHIN = timedelta(hours=1)
+_SEARCHED_AT_ONCE = 200  # ids a statement looks for: SQLite bounds an expression's depth
+
+
+def _naming(evaluation_id: uuid.UUID) -> str:
+    """How an answer names its decision (a single answer, a batch's full or compact item),
+    and not the next decision's `"previous_id":"..."`: answers are compact JSON."""
+    return f'"id":"{evaluation_id}"'
+
+
+class _Holding(Kind):
+    def __init__(self) -> None:
+        super().__init__("idempotency_records", _KEYS, lambda _: _KEYS.c.created_at.is_not(None))
+
+    def _searches(self, doomed: Doomed) -> list[ColumnElement[bool]]:
+        ids = doomed.made_since(utcnow() - KEPT - WRITTEN_WITHIN)
+        groups = [ids[i : i + _SEARCHED_AT_ONCE] for i in range(0, len(ids), _SEARCHED_AT_ONCE)]
+        return [
+            and_(
+                _KEYS.c.created_at >= doomed.oldest,
+                _KEYS.c.created_at <= doomed.newest + WRITTEN_WITHIN,
+                or_(
+                    *(_KEYS.c.response.contains(_naming(evaluation_id)) for evaluation_id in group)
+                ),
+            )
+            for group in groups
+        ]
+
+    def count(self, connection: Connection, doomed: Doomed) -> int:
+        held: set[tuple[str, str]] = set()
+        for search in self._searches(doomed):
+            held.update(connection.execute(select(_KEYS.c.scope, _KEYS.c.key).where(search)))
+        return len(held)
+
+    def remove(self, connection: Connection, doomed: Doomed) -> int:
+        connection.execute(delete(_KEYS).where(_KEYS.c.created_at < utcnow() - KEPT))
+        return sum(
+            int(connection.execute(delete(_KEYS).where(search)).rowcount)
+            for search in self._searches(doomed)
+        )
+
+
+FORGOTTEN = (_Holding(),)

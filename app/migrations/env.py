@@ -10,6 +10,7 @@ import app.criteria.models
 import app.evaluations.models
 import app.idempotency.models
 import app.reviews.models
+import app.subjects.models
 import app.webhooks.models  # noqa: F401  (register the tables)
 from app.settings import get_settings
 

@@ -72,7 +72,8 @@ class WebhookEvent(SQLModel, table=True):
     # The thin payload's `data`; a subscription that asks for attributes has them added
     # from the stored decision when it is sent.
     data: dict[str, Any] = TableField(sa_column=Column(JSONColumn, nullable=False))
-    evaluation_id: uuid.UUID | None = None
+    # Indexed: how an erasure or a purge finds the events about the decisions it removes.
+    evaluation_id: uuid.UUID | None = TableField(default=None, index=True)
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -22,14 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 from sqlalchemy.engine import Dialect
 from uuid_utils.compat import uuid7
 
 from app.criteria.models import CriteriaVersion
 from app.db import RowInsert, utcnow
+from app.forgetting import Counted, Doomed, Kind
 from app.webhooks.models import (
+    DeliveryState,
     EventType,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscription,
@@ -303,3 +306,54 @@ class Publish:
         ):
             self.outbox.written()
         return None
+
+
+def events_about(
+    connection: Connection, evaluation_ids: Sequence[uuid.UUID]
+) -> list[tuple[Any, list[Any]]]:
+    """The events about these decisions, oldest first, each with its deliveries."""
+    events = connection.execute(
+        select(_EVENTS)
+        .where(_EVENTS.c.evaluation_id.in_(evaluation_ids))
+        .order_by(_EVENTS.c.created_at, _EVENTS.c.id)
+    ).all()
+    deliveries: dict[uuid.UUID, list[Any]] = {event.id: [] for event in events}
+    if events:
+        for delivery in connection.execute(
+            select(_DELIVERIES)
+            .where(_DELIVERIES.c.event_id.in_(list(deliveries)))
+            .order_by(_DELIVERIES.c.id)
+        ):
+            deliveries[delivery.event_id].append(delivery)
+    return [(event, deliveries[event.id]) for event in events]
+
+
+# --- what removing decisions removes of the outbox (app.forgetting) ------------
+# Every event told about a removed decision goes, delivered or not, with its deliveries and
+# their attempts: a delivered event's data names the decision and its outcome, and nothing
+# of it is worth keeping once the decision is gone. Undelivered ones are dropped unsent.
+_ATTEMPTS = WebhookAttempt.__table__  # type: ignore[attr-defined]
+
+
+def _event_of(doomed: Doomed) -> ColumnElement[bool]:
+    return _EVENTS.c.evaluation_id.in_(doomed.ids)  # type: ignore[no-any-return]
+
+
+def _delivery_of(doomed: Doomed) -> ColumnElement[bool]:
+    return _DELIVERIES.c.event_id.in_(select(_EVENTS.c.id).where(_event_of(doomed)))  # type: ignore[no-any-return]
+
+
+FORGOTTEN = (
+    Kind(
+        "webhook_attempts",
+        _ATTEMPTS,
+        lambda d: _ATTEMPTS.c.delivery_id.in_(select(_DELIVERIES.c.id).where(_delivery_of(d))),
+    ),
+    Counted(
+        "undelivered",
+        _DELIVERIES,
+        lambda d: _delivery_of(d) & (_DELIVERIES.c.state == DeliveryState.PENDING.value),
+    ),
+    Kind("webhook_deliveries", _DELIVERIES, _delivery_of),
+    Kind("webhook_events", _EVENTS, _event_of),
+)

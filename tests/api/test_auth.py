@@ -28,6 +28,7 @@ def protected_operations(client: TestClient) -> list[tuple[str, str]]:
         "{evaluation_id}": "01a21575-af78-76c7-9d61-81b91b010867",
         "{job_id}": "01a21575-af78-76c7-9d61-81b91b010867",
         "{name}": "x",
+        "{ref}": "x",
     }
     found = []
     for path, operations in document["paths"].items():
@@ -45,7 +46,7 @@ def test_every_operation_but_the_probes_needs_a_key(client: TestClient) -> None:
     operations = protected_operations(client)
     anonymous = TestClient(client.app, raise_server_exceptions=False)
 
-    assert len(operations) == 40
+    assert len(operations) == 45
     assert {path for _, path in operations}.isdisjoint({"/healthz", "/readyz"})
     # From two addresses: one would spend its allowance of failed authentications (30).
     other = TestClient(client.app, raise_server_exceptions=False, client=("testclient2", 50000))
@@ -139,6 +140,11 @@ ROLE_MATRIX = [
     ("POST", "/keys", {"name": "x", "role": "admin"}, 403, 403, 403),
     ("DELETE", "/keys/0123456789ab", None, 403, 403, 403),
     ("GET", "/metrics", None, 403, 200, 403),
+    ("GET", "/subjects/https%3A%2F%2Fexample.com%2Fx", None, 403, 200, 403),
+    ("POST", "/subjects", {"ref": "x"}, 403, 200, 403),
+    ("DELETE", "/subjects/x", None, 403, 403, 403),
+    ("POST", "/erasures", {"ref": "x"}, 403, 403, 403),
+    ("GET", "/erasures", None, 403, 200, 403),
 ]
 
 

@@ -13,7 +13,9 @@ import app.changes.models
 import app.criteria.models
 import app.evaluations.models
 import app.idempotency.models
-import app.reviews.models  # noqa: F401  (every table, as app/migrations/env.py registers them)
+import app.reviews.models
+import app.subjects.models
+import app.webhooks.models  # noqa: F401  (every table, as app/migrations/env.py registers them)
 from app.migrate import prepare_database
 from app.settings import Settings
 from tests.db.servers import fresh_postgres

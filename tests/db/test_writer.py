@@ -22,6 +22,7 @@ from app.evaluations.writer import (
     WriteOutcome,
 )
 from app.idempotency.service import Idempotent, Replay
+from app.privacy import SubjectKeys
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def pipu(engine: Engine) -> ResolvedCriteria:
 
 def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
     """A row of every column of the evaluation table."""
+    ref = overrides.get("subject_ref", "https://example.org/in/a")
     return {
         "id": uuid.uuid4(),
         "criteria_version_id": resolved.version_id,
@@ -38,7 +40,7 @@ def row(resolved: ResolvedCriteria, **overrides: Any) -> dict[str, Any]:
         "criteria_set_version": resolved.version,
         "subject_ref": "https://example.org/in/a",
         "subject_name": "Ada",
-        "subject_key": "0" * 64,
+        "subject_key": None if ref is None else SubjectKeys(None).of(ref),
         "privacy": "full",
         "decision": "accept",
         "created_at": utcnow(),

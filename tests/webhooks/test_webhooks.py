@@ -11,11 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
-from app.main import create_app
-from app.runtime import runtime_of
 from app.settings import Settings
 from tests.api.test_monitoring import scrape, value
-from tests.conftest import empty_database
+from tests.conftest import serving
 from tests.db.servers import free_port
 from tests.webhooks.receiver import Receiver, receiving
 
@@ -31,22 +29,14 @@ DECLINED = {"answers": {"pertinence": False, "interaction": False, "prescription
 @contextmanager
 def tuned(settings: Settings, admin_key: str, **update: Any) -> Iterator[TestClient]:
     """The app, with internal targets allowed and quick retries."""
-    app = create_app(
-        settings.model_copy(
-            update={
-                "webhook_allow_private_targets": True,
-                "webhook_retry_schedule": [0.2, 0.2],
-                "webhook_poll_seconds": 0.1,
-                "webhook_timeout_seconds": 2.0,
-                **update,
-            }
-        )
-    )
-    headers = {"Authorization": f"Bearer {admin_key}"}
-    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
+    quick = {
+        "webhook_allow_private_targets": True,
+        "webhook_retry_schedule": [0.2, 0.2],
+        "webhook_poll_seconds": 0.1,
+        "webhook_timeout_seconds": 2.0,
+    }
+    with serving(settings, admin_key, **{**quick, **update}) as client:
         yield client
-    # Once the app has stopped: its delivery worker may still be settling a batch.
-    empty_database(runtime_of(app).engine, admin_key)
 
 
 @pytest.fixture
