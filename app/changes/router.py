@@ -163,7 +163,8 @@ def make_case(
 
 
 @router.delete(
-    "/criteria/{slug}/pending-cases/{name}",
+    # `:path`: a case's name may hold a `/`, sent percent-encoded (`%2F`).
+    "/criteria/{slug}/pending-cases/{name:path}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404, 422),
 )

@@ -5,6 +5,7 @@ import time
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -266,6 +267,19 @@ def test_a_pending_case_can_be_dropped(client: TestClient, screen: list[dict[str
     assert saved.json()["cases"] == []
     assert client.delete("/criteria/screen/pending-cases/doubt").status_code == 404
     assert client.post("/evaluations/01a21575-af78-76c7-9d61-81b91b010867/case").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["hire/fire", "a%b c", "?#", "trailing/"])
+def test_a_pending_case_of_any_name_can_be_dropped(
+    client: TestClient, screen: list[dict[str, Any]], name: str
+) -> None:
+    made = client.post(f"/evaluations/{screen[1]['id']}/case", json={"name": name})
+    assert made.status_code == 201, made.text
+
+    dropped = client.delete(f"/criteria/screen/pending-cases/{quote(name, safe='')}")
+
+    assert dropped.status_code == 204, dropped.text
+    assert client.get("/criteria/screen").json()["pending_cases"] == []
 
 
 # --- impact: replay the log ------------------------------------------------------
