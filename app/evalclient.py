@@ -30,6 +30,9 @@ MAX_BODY_BYTES = Settings.model_fields["max_batch_body_bytes"].default - 64 * 10
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 BUSY = (429, 503)  # come back later: a rate limit, or every batch slot taken
 MAX_WAITS = 60
+# Each decided row's id, decision and summary: all the results need, a fraction of a full
+# answer to send and to parse.
+ANSWER = b"compact"
 LOCAL_URL = "http://reflexe.local"
 
 
@@ -95,14 +98,15 @@ def _encoded(request: dict[str, Any]) -> bytes:
 
 
 def _batch(index: int, rows: list[Row], items: list[bytes], digest: str, options: str) -> Batch:
-    body = b'{"items":[%s]}' % b",".join(items) if items else None
+    body = b'{"answer":"%s","items":[%s]}' % (ANSWER, b",".join(items)) if items else None
     seed = f"{digest}\n{options}\n{index}".encode()
     return Batch(index, rows, body, f"reflexe-evaluate-{hashlib.sha256(seed).hexdigest()}")
 
 
 def options_of(**options: object) -> str:
-    """The options that shape the bodies, as one stable text for the keys."""
-    return json.dumps(options, sort_keys=True, default=str)
+    """The options that shape the bodies, as one stable text for the keys (the answer
+    asked for among them: a body of another shape is another request)."""
+    return json.dumps({"answer": ANSWER.decode(), **options}, sort_keys=True, default=str)
 
 
 @asynccontextmanager
@@ -179,10 +183,9 @@ def _outcome(row: Row, items: Iterator[dict[str, Any]]) -> Outcome:
     if isinstance(row, BadRow):
         return Failed(row.row, row.error)
     item = next(items)
-    evaluation = item.get("evaluation")
-    if evaluation is None:
+    if item.get("decision") is None:
         return Failed(row.row, _problem_text(item.get("problem"), f"HTTP {item['status']}"))
-    return Decided(row.row, evaluation["decision"], evaluation["summary"], evaluation["id"])
+    return Decided(row.row, item["decision"], item["summary"], item["id"])
 
 
 def _failed(row: Row, error: str) -> Failed:

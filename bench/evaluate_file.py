@@ -2,11 +2,12 @@
 
 Method. A CSV of `--rows` distinct invitations (subject, headline, industry, location,
 counts, a flag, skills; every row different) is written to a temporary directory. A server
-(`reflexe serve --dev`, one uvicorn worker, no rate limit) runs on a fresh SQLite database;
+(`reflexe serve --dev`, no rate limit; one uvicorn worker, then two) runs on a fresh SQLite
+database;
 each run is `reflexe evaluate` in a process of its own, `--quiet`, results to a file, and
 times the whole command: reading, mapping, batches, answers, results. Each run uses a
 fresh copy of the file (one changed row), so no Idempotency-Key is answered from an
-earlier run. The server's CPU time (`/proc/<pid>/stat` of the worker) and the client's
+earlier run. The server's CPU time (`/proc/<pid>/stat` of its workers) and the client's
 (its rusage) over each run say which side is the limit. `--local` runs the same command
 in process, on a fresh SQLite database of its own. Talks to 127.0.0.1 only.
 
@@ -21,12 +22,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.db.servers import free_port
 
+WORKERS = (1, 2)
 RUNS = (("500", "2"), ("1000", "2"), ("1000", "4"))
 INDUSTRIES = ("Software Development", "Marketing Services", "Higher Education", "Retail")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -51,10 +55,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def worker_pid(parent: int) -> int:
-    """The uvicorn process serving (the server's own with one worker)."""
+def worker_pids(parent: int) -> list[int]:
+    """The uvicorn processes serving: the server's own with one worker, else its workers."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    return int(children[-1]) if children else parent
+    return [int(child) for child in children] or [parent]
 
 
 def run_evaluate(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -84,40 +88,24 @@ def main() -> None:
         root = Path(scratch)
         env = {k: v for k, v in os.environ.items() if not k.startswith("REFLEXE_")}
         env |= {"REFLEXE_RATE_LIMIT": "", "REFLEXE_LOG_LEVEL": "warning"}
-        port = free_port()
-        server_env = env | {"REFLEXE_DATABASE_URL": f"sqlite:///{root}/server.db"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--dev", "--port", str(port)],
-            env=server_env,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{url}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            pid = worker_pid(process.pid)
-            for index, (size, concurrency) in enumerate(RUNS):
-                path = root / f"rows-{index}.csv"
-                write_file(path, options.rows, f"r{index}")
-                served = cpu_seconds(pid)
-                wall, client = run_evaluate(
-                    [str(path), "--url", url, "--batch-size", size, "--concurrency", concurrency,
-                     "--output", str(root / "out.jsonl")],
-                    env,
-                )  # fmt: skip
-                server = cpu_seconds(pid) - served
-                print(
-                    f"server, batches of {size}, {concurrency} in flight: "
-                    f"{options.rows / wall:,.0f} rows/s ({wall:.1f} s; CPU server {server:.1f} s, "
-                    f"client {client:.1f} s)"
-                )
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+        for workers in WORKERS:
+            with serving(root / f"server-{workers}.db", workers, env) as (url, pids):
+                for index, (size, concurrency) in enumerate(RUNS):
+                    path = root / f"rows-{workers}-{index}.csv"
+                    write_file(path, options.rows, f"w{workers}r{index}")
+                    served = sum(map(cpu_seconds, pids))
+                    wall, client = run_evaluate(
+                        [str(path), "--url", url, "--batch-size", size,
+                         "--concurrency", concurrency, "--output", str(root / "out.jsonl")],
+                        env,
+                    )  # fmt: skip
+                    server = sum(map(cpu_seconds, pids)) - served
+                    print(
+                        f"{workers} worker(s), batches of {size}, {concurrency} in flight: "
+                        f"{options.rows / wall:,.0f} rows/s ({wall:.1f} s; CPU server "
+                        f"{server:.1f} s, {server / options.rows * 1e6:,.0f} µs a row; client "
+                        f"{client:.1f} s)"
+                    )
         path = root / "rows-local.csv"
         write_file(path, options.rows, "local")
         local_env = env | {"REFLEXE_DATABASE_URL": f"sqlite:///{root}/local.db"}
@@ -126,6 +114,30 @@ def main() -> None:
             local_env,
         )
         print(f"--local, batches of 1000: {options.rows / wall:,.0f} rows/s ({wall:.1f} s)")
+
+
+@contextmanager
+def serving(database: Path, workers: int, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
+    """`reflexe serve --dev` on a fresh database: its URL and the pids of its workers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--dev", "--port", str(port),
+         "--workers", str(workers)],
+        env=env | {"REFLEXE_DATABASE_URL": f"sqlite:///{database}"},
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url, worker_pids(process.pid)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 if __name__ == "__main__":

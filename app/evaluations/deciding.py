@@ -65,6 +65,7 @@ class Decided:
 
     answer: bytes
     decision: str
+    summary: str
     evaluation_id: str | None
     row: dict[str, Any] | None
 
@@ -170,7 +171,7 @@ def judge(prepared: Prepared, api_key_id: str | None, keys: SubjectKeys) -> Deci
     }
     answer = to_json(payload)
     if resolved is None or evaluation_id is None:
-        return Decided(answer, outcome.decision.value, None, None)
+        return Decided(answer, outcome.decision.value, outcome.summary, None, None)
     ref = None if subject is None else subject.ref
     if minimal:
         payload["subject"] = None
@@ -200,7 +201,7 @@ def judge(prepared: Prepared, api_key_id: str | None, keys: SubjectKeys) -> Deci
         "created_on": created_at.date(),
         **_shadowed(resolved, request, prepared.profile),
     }
-    return Decided(answer, outcome.decision.value, str(evaluation_id), row)
+    return Decided(answer, outcome.decision.value, outcome.summary, str(evaluation_id), row)
 
 
 _MET = {True: "+", False: "-", None: "?"}

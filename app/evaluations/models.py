@@ -352,8 +352,8 @@ class BatchRequest(BaseModel):
     answer: Literal["full", "compact"] = Field(
         default="full",
         description="`full`: each item's whole decision, as POST /evaluate answers it. "
-        "`compact`: only its `id` and `decision` (the whole decision stays readable at "
-        "GET /evaluations/{id}), for bulk callers.",
+        "`compact`: only its `id`, `decision` and `summary` (the whole decision stays "
+        "readable at GET /evaluations/{id}), for bulk callers.",
     )
 
 
@@ -368,6 +368,9 @@ class BatchItem(BaseModel):
         description="Id of the stored decision (a compact answer; null for a dry run).",
     )
     decision: Decision | None = Field(default=None, description="The decision (a compact answer).")
+    summary: str | None = Field(
+        default=None, description="The decision in one sentence (a compact answer)."
+    )
     problem: Problem | None = Field(default=None, description="Why the item was refused.")
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from pydantic_core import to_json
 
 from app.criteria.freshness import Freshness
 from app.criteria.registry import CriteriaRegistry, NeedsLoading, ResolvedCriteria
@@ -246,7 +247,7 @@ def _batch_result(
 ) -> bytes:
     """The JSON of a `BatchResult`, assembled around each item's answer as it is.
 
-    A compact result gives each decided item's id and decision instead of its answer;
+    A compact result gives each decided item's id, decision and summary instead of its answer;
     `kept`, each item's answer as the log keeps it (`Decided.kept`).
     """
     items: list[bytes] = []
@@ -266,9 +267,10 @@ def _batch_result(
                     if outcome.evaluation_id is None
                     else b'"%s"' % (outcome.evaluation_id.encode())
                 )
+                decision, summary = outcome.decision.encode(), to_json(outcome.summary)
                 items.append(
-                    b'{"index":%d,"status":%d,"id":%s,"decision":"%s"}'
-                    % (index, status, evaluation_id, outcome.decision.encode())
+                    b'{"index":%d,"status":%d,"id":%s,"decision":"%s","summary":%s}'
+                    % (index, status, evaluation_id, decision, summary)
                 )
             else:
                 head = b'{"index":%d,"status":%d,"evaluation":' % (index, status)

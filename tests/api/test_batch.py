@@ -51,7 +51,7 @@ def test_every_item_gets_its_own_result_in_order(client: TestClient) -> None:
     assert sorted(e["id"] for e in listed) == sorted(e["id"] for e in stored)
 
 
-def test_a_compact_answer_gives_ids_and_decisions_and_stores_the_whole_decision(
+def test_a_compact_answer_gives_ids_decisions_and_summaries_and_stores_the_whole_decision(
     client: TestClient,
 ) -> None:
     items = [
@@ -67,7 +67,7 @@ def test_a_compact_answer_gives_ids_and_decisions_and_stores_the_whole_decision(
 
     assert (body["stored"], body["failed"]) == (2, 1)
     first, refused, dry, declined = body["items"]
-    assert set(first) == {"index", "status", "id", "decision"}
+    assert set(first) == {"index", "status", "id", "decision", "summary"}
     assert (first["index"], first["status"], first["decision"]) == (0, 201, "accept")
     assert refused["status"] == 422
     assert refused["problem"]["errors"][0]["field"] == "answers.pertinence"
@@ -80,7 +80,8 @@ def test_a_compact_answer_gives_ids_and_decisions_and_stores_the_whole_decision(
         assert stored["id"] == compact["id"]
         assert stored["decision"] == compact["decision"]
         assert stored["criteria"] == item["evaluation"]["criteria"]
-        assert stored["summary"] == item["evaluation"]["summary"]
+        assert stored["summary"] == item["evaluation"]["summary"] == compact["summary"]
+    assert dry["summary"] == full[2]["evaluation"]["summary"]
 
 
 @pytest.mark.parametrize("answer", ["short", "", None, 1, ["compact"]])
