@@ -85,6 +85,19 @@ def list_pending(session: Session, set_id: int) -> list[PendingCase]:
     )
 
 
+def pending_by_set(session: Session, set_ids: list[int]) -> dict[int, list[PendingCase]]:
+    """The pending cases of each of these sets, in one query."""
+    found: dict[int, list[PendingCase]] = {set_id: [] for set_id in set_ids}
+    if set_ids:
+        for case in session.exec(
+            select(PendingCase)
+            .where(col(PendingCase.criteria_set_id).in_(set_ids))
+            .order_by(col(PendingCase.id))
+        ):
+            found[case.criteria_set_id].append(case)
+    return found
+
+
 def get_pending(session: Session, set_id: int, name: str) -> PendingCase | None:
     return session.exec(
         select(PendingCase).where(PendingCase.criteria_set_id == set_id, PendingCase.name == name)

@@ -80,11 +80,12 @@ def build_version(
 
 def list_sets(session: Session, *, include_archived: bool = False) -> list[CriteriaSetPublic]:
     """The current version of every set, by slug."""
+    current = repository.list_current(session, include_archived=include_archived)
+    pending = repository.pending_by_set(session, [s.id for s, _ in current if s.id is not None])
     return [
-        _public(session, criteria_set, version)
-        for criteria_set, version in repository.list_current(
-            session, include_archived=include_archived
-        )
+        _public(session, criteria_set, version, pending[criteria_set.id])
+        for criteria_set, version in current
+        if criteria_set.id is not None
     ]
 
 
@@ -407,10 +408,15 @@ def _version_public(slug: str, version: CriteriaVersion) -> CriteriaVersionPubli
 
 
 def _public(
-    session: Session, criteria_set: CriteriaSet, version: CriteriaVersion
+    session: Session,
+    criteria_set: CriteriaSet,
+    version: CriteriaVersion,
+    pending: list[PendingCase] | None = None,
 ) -> CriteriaSetPublic:
+    """The set at `version`, with its pending cases (read here unless given)."""
     assert criteria_set.id is not None
-    pending = repository.list_pending(session, criteria_set.id)
+    if pending is None:
+        pending = repository.list_pending(session, criteria_set.id)
     return CriteriaSetPublic(
         **dict(_version_public(criteria_set.slug, version)),
         is_default=criteria_set.is_default,

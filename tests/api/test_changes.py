@@ -269,6 +269,23 @@ def test_a_pending_case_can_be_dropped(client: TestClient, screen: list[dict[str
     assert client.post("/evaluations/01a21575-af78-76c7-9d61-81b91b010867/case").status_code == 404
 
 
+def test_the_list_of_sets_gives_each_its_own_pending_cases(
+    client: TestClient, screen: list[dict[str, Any]]
+) -> None:
+    pipu = client.post("/evaluate", json={"answers": {"pertinence": True, "utilite": True}})
+    client.post(f"/evaluations/{pipu.json()['id']}/case", json={"name": "pipu's own"})
+    client.post(f"/evaluations/{screen[0]['id']}/case", json={"name": "screen's first"})
+    client.post(f"/evaluations/{screen[1]['id']}/case", json={"name": "screen's second"})
+
+    listed = client.get("/criteria").json()["items"]
+
+    pending = {s["slug"]: [c["name"] for c in s["pending_cases"]] for s in listed}
+    assert pending == {"pipu": ["pipu's own"], "screen": ["screen's first", "screen's second"]}
+    for item in listed:
+        one = client.get(f"/criteria/{item['slug']}").json()
+        assert one["pending_cases"] == item["pending_cases"]
+
+
 @pytest.mark.parametrize("name", ["hire/fire", "a%b c", "?#", "trailing/"])
 def test_a_pending_case_of_any_name_can_be_dropped(
     client: TestClient, screen: list[dict[str, Any]], name: str
