@@ -113,7 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        path_limits={"/evaluate/batch": settings.max_batch_body_bytes},
+        path_limits={
+            "/evaluate/batch": settings.max_batch_body_bytes,
+            "/criteria": settings.max_criteria_body_bytes,
+        },
     )
     app.add_middleware(AuthenticationMiddleware)
     if settings.cors_origins:

@@ -58,7 +58,7 @@ class BodyLimitMiddleware:
     Nothing is buffered: the limit is checked as the route reads the body, so a request
     that is refused before (401, 403, a full batch queue) is answered without reading it.
     Past the limit the 413 is sent at once and the route sees the client gone. `max_bytes`
-    applies everywhere but on the paths of `path_limits`, which set their own.
+    applies everywhere but on the paths of `path_limits` and below them, which set their own.
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.path_limits.get(scope["path"], self.max_bytes)
+        limit = self._limit_of(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         # A length that is not a number cannot be trusted to bound the body.
         size = 0 if declared is None else int(declared) if declared.isdigit() else limit + 1
@@ -100,6 +100,12 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive_within_limit, send_unless_refused)
+
+    def _limit_of(self, path: str) -> int:
+        for prefix, limit in self.path_limits.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return limit
+        return self.max_bytes
 
     async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted by POST /evaluate/batch (413 beyond).",
     )
+    max_criteria_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted under /criteria (413 beyond): a set's "
+        "versions carry their test cases.",
+    )
     max_evaluation_cost: int = Field(
         default=1_000_000,
         ge=10_000,

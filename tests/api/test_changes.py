@@ -1,6 +1,7 @@
 """Changing a method safely: test cases that gate saves, cases made from decisions, the
 impact report on a hand-built log, shadow versions, and the content hash."""
 
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -16,6 +17,7 @@ from app.changes.models import ImpactJob
 from app.db import utcnow
 from app.evaluations.models import EvaluationRecord
 from app.runtime import runtime_of
+from tests.api.test_errors import assert_problem
 from tests.factories import content_of, make_criteria_set, make_criterion
 
 # fit: the industry; reach: mutual connections against a param; known: answers only.
@@ -101,6 +103,36 @@ def verdict(client: TestClient, evaluation_id: str, decision: str, **criteria: b
 
 
 # --- cases gate every version -------------------------------------------------
+
+
+def test_a_set_may_carry_its_most_cases_beyond_the_general_body_limit(
+    client: TestClient,
+) -> None:
+    headline = "Head of partnerships and alliances, " * 8  # ~300 bytes: cases as people write
+    cases = [
+        case(f"case {n}", {"industry": "Software", "mutual_connections": 12, "headline": headline},
+             "accept", fit=True, reach=True)
+        for n in range(200)
+    ]  # fmt: skip
+    body = {**SCREEN, "cases": cases}
+    assert len(json.dumps(body)) > 64 * 1024
+
+    created = client.post("/criteria", json=body)
+    assert created.status_code == 201, created.text
+    replaced = client.put(
+        "/criteria/screen",
+        json=draft(10, cases=cases),
+        headers={"If-Match": etag_of(client, "screen")},
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert len(replaced.json()["cases"]) == 200
+    # The general limit still holds elsewhere, and the one of /criteria is a limit too.
+    too_big = client.post("/evaluate", json={"attributes": {"headline": headline * 250}})
+    assert_problem(too_big, 413)
+    padded = {**SCREEN, "slug": "padded", "description": "x" * (1024 * 1024)}
+    refused = client.post("/criteria", json=padded)
+    assert_problem(refused, 413)
+    assert client.get("/criteria/padded").status_code == 404
 
 
 def test_a_failing_case_blocks_a_create_and_nothing_is_saved(client: TestClient) -> None:
