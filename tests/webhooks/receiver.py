@@ -1,6 +1,7 @@
 """A real HTTP receiver on loopback for webhook tests: it records what it is sent and
 answers as a test tells it (a status, a redirect, no answer at all)."""
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class Receiver:
     HTTP/1.0 connection per request."""
 
     port: int = 0
+    tls: ssl.SSLContext | None = None  # HTTPS, with this context's certificate
     statuses: list[int] = field(default_factory=lambda: [200])
     location: str | None = None
     keep_alive: bool = False
@@ -36,7 +38,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hooks"
 
     def status(self) -> int:
         with self.lock:
@@ -90,6 +92,8 @@ def receiving(port: int = 0, **options: Any) -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(receiver))
     server.daemon_threads = True
     receiver.port = server.server_address[1]
+    if receiver.tls is not None:
+        server.socket = receiver.tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

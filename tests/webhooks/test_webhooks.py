@@ -2,12 +2,15 @@
 verified with the Standard Webhooks library."""
 
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
@@ -429,6 +432,54 @@ def test_a_delivery_that_fails_every_attempt_disables_its_subscription(hooks: Te
     subscription = hooks.get(f"/webhooks/{created['id']}").json()
     assert subscription["enabled"] is False
     assert "every attempt" in subscription["disabled_reason"]
+
+
+@pytest.fixture
+def authority(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """A certificate authority of the test's own, trusted as the system's would be: through
+    SSL_CERT_FILE, which OpenSSL reads for its default store."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return ca
+
+
+def served_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+def test_an_https_target_is_sent_over_verified_tls(
+    authority: trustme.CA, settings: Settings, admin_key: str
+) -> None:
+    with receiving(tls=served_tls(authority), keep_alive=True) as receiver:
+        with tuned(settings, admin_key) as hooks:
+            created = subscribe(hooks, receiver.url, events=["evaluation.created"])
+            assert created["url"].startswith("https://")
+            decisions = [hooks.post("/evaluate", json=PROFILE).json() for _ in range(3)]
+            received = receiver.wait_for(3)
+            found = settled(hooks, created["id"])
+
+    sent = {verified(created["secret"], r)["data"]["evaluation_id"] for r in received}
+    assert sent == {d["id"] for d in decisions}
+    assert [d["state"] for d in found] == ["delivered"] * 3
+
+
+def test_an_https_target_whose_certificate_is_not_trusted_is_not_sent(
+    authority: trustme.CA, settings: Settings, admin_key: str
+) -> None:
+    stranger = trustme.CA()  # a certificate no trusted authority issued
+    with receiving(tls=served_tls(stranger)) as receiver:
+        with tuned(settings, admin_key, webhook_retry_schedule=[]) as hooks:
+            created = subscribe(hooks, receiver.url, events=["evaluation.created"])
+            hooks.post("/evaluate", json=PROFILE)
+            [delivery] = settled(hooks, created["id"])
+
+    assert delivery["state"] == "failed"
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery["history"][0]["error"]
+    assert receiver.received == []
 
 
 def test_a_redirect_is_not_followed(hooks: TestClient) -> None:
