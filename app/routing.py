@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody
-from app.jsonvalues import is_json_media_type
+from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, is_json_media_type, nests_deeper
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -76,6 +76,7 @@ class GatedRoute(APIRoute):
         handler = self.admitted_handler()
         gates = list(dict.fromkeys(_gates(self.dependant)))
         known = frozenset(_query_parameters(self.dependant))
+        reads_json = self.body_field is not None
 
         async def gated(request: Request) -> Response:
             async with AsyncExitStack() as stack:
@@ -91,6 +92,8 @@ class GatedRoute(APIRoute):
                         [(name, _unknown_parameter(known)) for name in dict.fromkeys(unknown)],
                         location="query",
                     )
+                if reads_json and is_json_media_type(request.headers.get("content-type")):
+                    _check_nesting(await request.body())
                 return await handler(request)
 
         return gated
@@ -186,6 +189,12 @@ async def _json_body(request: Request) -> Any:
         raise RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}]) from exc
     except UnicodeDecodeError as exc:  # not UTF-8, -16 or -32 text, which JSON must be
         raise MalformedBody(MALFORMED_DETAIL) from exc
+
+
+def _check_nesting(body: bytes) -> None:
+    """422 for a body nested too deeply for any parser to be given it (app.jsonvalues)."""
+    if nests_deeper(body):
+        raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
 
 
 def _unknown_parameter(known: frozenset[str]) -> str:

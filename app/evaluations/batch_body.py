@@ -5,7 +5,9 @@ the interpreter lock throughout (half a second for 4 MiB of small values), and n
 request could run meanwhile. ijson (with its C backend) parses it in pieces of `CHUNK`
 bytes, each asked of a `read` written in Python: between two pieces, a worker thread
 running this gives the event loop its turn. ijson also builds deeply nested values without
-recursion, so such an item fails alone.
+recursion, so such an item fails alone; a body nested far deeper than any item may be
+(`jsonvalues.nests_deeper`) is refused before ijson, whose memory grows with the square of
+the depth.
 """
 
 import ijson
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 
 from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody, field_path
 from app.evaluations.models import BatchRequest
-from app.jsonvalues import is_json_media_type
+from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, is_json_media_type, nests_deeper
 
 CHUNK = 16 * 1024
 
@@ -24,6 +26,8 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise InvalidInput([("(root)", "send the batch as JSON (Content-Type: application/json)")])
     if not body.strip():
         raise InvalidInput([("(root)", "Field required")])
+    if nests_deeper(body):
+        raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
     try:
         (document,) = ijson.items(_Pieces(body), "", use_float=True, buf_size=CHUNK)
     except (ijson.JSONError, ValueError) as exc:
