@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound
+from app.jsonvalues import find_problem
 from app.webhooks.delivery import new_secret
 from app.webhooks.models import (
     TEST_EVENT,
@@ -38,6 +39,13 @@ def _checked_url(url: str, allow_private: bool) -> str:
     return url
 
 
+def _checked_description(description: str | None) -> str | None:
+    found = find_problem(description)  # U+0000, lone surrogates
+    if found is not None:
+        raise InvalidInput([("description", found[1])])
+    return description
+
+
 def create(
     session: Session, body: SubscriptionCreate, allow_private: bool, api_key_id: str | None
 ) -> SubscriptionCreated:
@@ -46,7 +54,7 @@ def create(
         raise InvalidInput([("url", f"at most {MAX_SUBSCRIPTIONS} subscriptions; delete one")])
     subscription = WebhookSubscription(
         url=_checked_url(str(body.url), allow_private),
-        description=body.description,
+        description=_checked_description(body.description),
         events=[event.value for event in body.events],
         criteria_set=body.criteria_set,
         outcomes=None if body.outcomes is None else [o.value for o in body.outcomes],
@@ -100,7 +108,7 @@ def change(
                 raise InvalidInput([(name, "expected true or false")])
             setattr(subscription, name, value)
     if "description" in sent:
-        subscription.description = body.description
+        subscription.description = _checked_description(body.description)
     if body.enabled:
         subscription.disabled_reason = None
     elif "enabled" in sent:

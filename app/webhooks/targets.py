@@ -24,10 +24,52 @@ class RefusedTarget(Exception):
     """The target's host is, or resolves to, an address that is not public."""
 
 
+# Ranges that the standard library counts as global but that no public target lives in:
+# IANA's special-purpose registries mark them not globally reachable (documentation, local
+# NAT64, SRv6 identifiers, the IETF protocol block) or deprecated (site-local).
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",
+        "64:ff9b:1::/48",
+        "3fff::/20",
+        "5f00::/16",
+        "fec0::/10",
+    )
+)
+# IPv6 forms that carry an IPv4 address in their last 32 bits, which a translator or a
+# dual-stack host may reach: NAT64's well-known prefix, IPv4-compatible and IPv4-translated
+# addresses. An address in one is as public as the IPv4 address it carries.
+_CARRIES_IPV4 = tuple(
+    ipaddress.ip_network(network) for network in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+
+
 def is_public(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+    """Whether `address`, and every IPv4 address it carries (mapped, NAT64, 6to4,
+    Teredo), is globally reachable unicast."""
+    return all(
+        each.is_global
+        and not each.is_multicast
+        and not any(each in network for network in _NOT_GLOBAL)
+        for each in _carried(address)
+    )
+
+
+def _carried(address: Address) -> list[Address]:
+    """The address itself and the IPv4 addresses an IPv6 address embeds."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return [address]
+    found: list[Address] = [address]
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in _CARRIES_IPV4):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def host_port(url: str) -> tuple[str, int]:

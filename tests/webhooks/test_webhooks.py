@@ -121,6 +121,19 @@ def test_a_subscription_shows_its_secret_once(hooks: TestClient, receiver: Recei
         ("http://[::ffff:127.0.0.1]/hooks", "loopback"),
         ("http://0.0.0.0/hooks", "private"),
         ("http://does-not-exist.invalid/hooks", "does not resolve"),
+        # IPv6 forms that carry an internal IPv4 address: NAT64, IPv4-compatible, 6to4,
+        # IPv4-translated, Teredo; and ranges that are not globally reachable.
+        ("http://[64:ff9b::7f00:1]/hooks", "private"),
+        ("http://[64:ff9b::a9fe:a9fe]/hooks", "private"),
+        ("http://[::127.0.0.1]/hooks", "private"),
+        ("http://[2002:7f00:1::]/hooks", "private"),
+        ("http://[2002:a00:1::1]/hooks", "private"),
+        ("http://[::ffff:0:a00:1]/hooks", "private"),
+        ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks", "private"),
+        ("http://[64:ff9b:1::a00:1]/hooks", "private"),
+        ("http://[fec0::1]/hooks", "private"),
+        ("http://192.0.0.8/hooks", "private"),
+        ("http://100.64.0.1/hooks", "private"),
     ],
 )
 def test_a_private_target_is_refused_by_default(client: TestClient, url: str, problem: str) -> None:
@@ -132,6 +145,16 @@ def test_a_private_target_is_refused_by_default(client: TestClient, url: str, pr
     assert errors[0]["field"] == "url"
     assert problem in errors[0]["message"] or "private" in errors[0]["message"]
     assert client.get("/webhooks").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[64:ff9b::808:808]/hooks", "http://[2002:808:808::1]/hooks"]
+)
+def test_an_ipv6_form_of_a_public_address_is_a_public_target(client: TestClient, url: str) -> None:
+    response = client.post("/webhooks", json={"url": url, "events": ["verdict.recorded"]})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["url"] == url
 
 
 @pytest.mark.parametrize(
@@ -156,6 +179,24 @@ def test_a_bad_subscription_is_a_422_naming_the_field(
     field = response.json()["errors"][0]["field"]
     assert field.split("[")[0] in body, field
     assert hooks.get("/webhooks").json()["items"] == []
+
+
+@pytest.mark.parametrize("description", ["before\x00after", "lone \ud800 surrogate"])
+def test_a_description_that_cannot_be_stored_is_a_422(hooks: TestClient, description: str) -> None:
+    url = "http://127.0.0.1:9/hooks"
+    as_json = {"content-type": "application/json"}  # json.dumps escapes what httpx cannot encode
+    sent = json.dumps({"url": url, "events": ALL, "description": description})
+    refused = hooks.post("/webhooks", content=sent, headers=as_json)
+    created = subscribe(hooks, url)
+    change = json.dumps({"description": description})
+    changed = hooks.patch(f"/webhooks/{created['id']}", content=change, headers=as_json)
+
+    for response in (refused, changed):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["field"] == "description"
+    assert [item["id"] for item in hooks.get("/webhooks").json()["items"]] == [created["id"]]
+    assert hooks.get(f"/webhooks/{created['id']}").json()["description"] is None
 
 
 def test_an_unknown_subscription_is_a_404(hooks: TestClient) -> None:
