@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 import uvicorn
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 from typer.core import TyperGroup
 
@@ -26,6 +27,7 @@ from app.auth.models import ApiKeyCreate, Role
 from app.criteria import service as criteria_service
 from app.db import begin_immediately, create_db_engine
 from app.errors import ReflexeError
+from app.jsonvalues import NUL_MESSAGE
 from app.migrate import PreparedDatabase, prepare_database
 from app.monitoring.logs import log_config
 from app.monitoring.multiproc import metrics_directory
@@ -39,7 +41,8 @@ from app.subjects.models import RemovalSource
 
 
 class Commands(TyperGroup):
-    """The command group: a bad setting ends any command with one line per variable."""
+    """The command group: a bad setting, or a database that cannot be used, ends any
+    command with a line per problem and exit code 1, not a traceback."""
 
     def invoke(self, ctx: Any) -> Any:  # Any: the Context class moved with Typer's versions
         try:
@@ -47,6 +50,15 @@ class Commands(TyperGroup):
         except InvalidSettings as exc:
             for problem in exc.problems:
                 typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(code=1) from None
+        except (ArgumentError, DBAPIError) as exc:
+            # A URL no dialect reads, a server that refuses, a file that is not SQLite's.
+            # The URL itself is not repeated: it may hold a password.
+            reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip()
+            typer.echo(
+                f"error: the database REFLEXE_DATABASE_URL names cannot be used: {reason}",
+                err=True,
+            )
             raise typer.Exit(code=1) from None
 
 
@@ -261,11 +273,12 @@ RefArgument = Annotated[str, typer.Argument(help="The subject's ref, as sent in 
 @subjects.command("show")
 def show_subject(ref: RefArgument) -> None:
     """Print everything stored about a subject, as JSON (GET /subjects/{ref}, every page)."""
+    ref = _ref(ref)
     settings = get_settings()
     keys = SubjectKeys.from_settings(settings)
     with _session(settings) as session:
         found = subjects_service.show_subject(
-            session, keys, _ref(ref), limit=100, cursor=None, chunk=settings.purge_chunk
+            session, keys, ref, limit=100, cursor=None, chunk=settings.purge_chunk
         )
         decisions, cursor = list(found.decisions), found.next_cursor
         while cursor is not None:
@@ -285,13 +298,14 @@ def erase_subject(
     ] = False,
 ) -> None:
     """Erase everything stored about a subject and print what was removed, as JSON."""
+    ref = _ref(ref)
     settings = get_settings()
     with _engine(settings) as engine:
         done = subjects_service.erase_subject(
             engine,
             begin_immediately(engine),
             SubjectKeys.from_settings(settings),
-            _ref(ref),
+            ref,
             source=RemovalSource.CLI,
             api_key_id=None,
             vacuum=vacuum,
@@ -317,8 +331,15 @@ def purge(
 
 
 def _ref(ref: str) -> str:
+    """The ref as given, if the API would take it too (`subject.ref`)."""
     if not ref or len(ref) > 2048:
         _fail("a subject's ref has 1 to 2048 characters")
+    if "\x00" in ref:
+        _fail(f"a subject's ref {NUL_MESSAGE}")
+    try:
+        ref.encode()
+    except UnicodeEncodeError:  # bytes the terminal's encoding does not decode
+        _fail("a subject's ref must be valid UTF-8")
     return ref
 
 

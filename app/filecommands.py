@@ -134,9 +134,12 @@ def _renames(pairs: list[str]) -> dict[str, str]:
 @contextmanager
 def _results(output: Path | None) -> Iterator[Any]:
     """A writer of outcomes: to `output` (CSV by its extension, else JSON Lines) or stdout."""
-    stream: TextIO = (
-        sys.stdout if output is None else output.open("w", encoding="utf-8", newline="")
-    )
+    try:
+        stream: TextIO = (
+            sys.stdout if output is None else output.open("w", encoding="utf-8", newline="")
+        )
+    except OSError as exc:
+        _fail(f"--output {output}: cannot write it: {exc.strerror or exc}")
     try:
         if output is not None and output.suffix.lower() == ".csv":
             table = csv.writer(stream)

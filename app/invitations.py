@@ -223,7 +223,10 @@ def detect_format(text: str, suffix: str) -> FileFormat:
     its header is the export's."""
     if suffix.lower() in (".jsonl", ".ndjson"):
         return FileFormat.JSONL
-    first = next(csv.reader(io.StringIO(text)), [])
+    try:
+        first = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:
+        first = []  # a header no reader takes: read_rows says so
     is_linkedin = tuple(cell.strip().lstrip("\ufeff") for cell in first) == LINKEDIN_HEADER
     return FileFormat.LINKEDIN if is_linkedin else FileFormat.CSV
 
@@ -235,12 +238,17 @@ def read_rows(
     if file_format is FileFormat.JSONL:
         yield from _jsonl_rows(text, renames, criteria)
         return
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = next(reader, None)
+    records = _records(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    header = next(records, None)
     if header is None:
         raise UnreadableRows("the file is empty: a header row is expected first")
+    if isinstance(header, csv.Error):
+        raise UnreadableRows(f"the header row cannot be read: {header}")
     names = [renames.get(cell.strip(), cell.strip()) for cell in header]
-    for number, cells in enumerate(reader, start=1):
+    for number, cells in enumerate(records, start=1):
+        if isinstance(cells, csv.Error):
+            yield BadRow(number, f"the row cannot be read: {cells}")
+            continue
         if not any(cell.strip() for cell in cells):
             continue  # a blank line, or a row of empty cells: nothing to evaluate
         if len(cells) != len(names):
@@ -255,6 +263,18 @@ def read_rows(
                 yield Item(number, request_of(fields, criteria))
         except ValueError as exc:
             yield BadRow(number, str(exc))
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """Each record of a CSV reader, or the error that one raised (a cell beyond the csv
+    module's field limit): the reader goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
 
 
 def _jsonl_rows(text: str, renames: Mapping[str, str], criteria: str | None) -> Iterator[Row]:

@@ -15,6 +15,7 @@ from app.auth import service as auth_service
 from app.cli import cli
 from app.migrate import alembic_config, head_revision
 from tests.conftest import SECRET_KEY
+from tests.db.servers import free_port
 
 runner = CliRunner()
 
@@ -283,3 +284,59 @@ def test_each_bad_setting_has_its_line(cli_env: str, monkeypatch: pytest.MonkeyP
         "error: REFLEXE_LOG_LEVEL: input should be 'critical', 'error', 'warning', 'info' or "
         "'debug'",
     ]
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["purge", "--dry-run"], ["keys", "list"]])
+@pytest.mark.parametrize(
+    ("database", "reason"),
+    [
+        ("bogus://somewhere/db", "Can't load plugin: sqlalchemy.dialects:bogus"),
+        ("sqlite:///{tmp}/not-a-database", "file is not a database"),
+        ("postgresql+psycopg://reflexe:hunter2@127.0.0.1:{port}/reflexe", "Connection refused"),
+    ],
+    ids=["unknown dialect", "not sqlite", "no server"],
+)
+def test_a_database_that_cannot_be_used_is_one_line_without_its_url(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+    database: str,
+    reason: str,
+) -> None:
+    from app.settings import get_settings
+
+    (tmp_path / "not-a-database").write_text("hello, not SQLite\n" * 100)
+    url = database.format(tmp=tmp_path, port=free_port())
+    monkeypatch.setenv("REFLEXE_DATABASE_URL", url)
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, command)
+
+    assert result.exit_code == 1, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: the database REFLEXE_DATABASE_URL names cannot be used: ")
+    assert reason in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["show", "erase"])
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("\udcff\udcfeundecodable", "a subject's ref must be valid UTF-8"),
+        ("before\x00after", "a subject's ref must not contain the character U+0000"),
+        ("", "a subject's ref has 1 to 2048 characters"),
+    ],
+    ids=["not utf-8", "nul", "empty"],
+)
+def test_a_ref_the_api_would_refuse_is_refused_before_the_database_is_touched(
+    cli_env: str, command: str, ref: str, message: str
+) -> None:
+    result = runner.invoke(cli, ["subjects", command, ref])
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: {message}\n"
+    assert not Path(cli_env.removeprefix("sqlite:///")).exists()

@@ -343,3 +343,48 @@ def test_local_evaluates_on_the_database_of_the_settings(tmp_path: Path) -> None
     engine.dispose()
     assert count == 6 + 13
     assert keys == 2
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_its_row_error(server: str, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "huge.csv",
+        [
+            ["subject_ref", "headline"],
+            ["https://example.org/in/before", "CTO"],
+            ["https://example.org/in/huge", "x" * 200_000],
+            ["https://example.org/in/after", "Dentist"],
+        ],
+    )
+
+    result = reflexe(path, "--url", server, "--quiet")
+
+    assert result.exit_code == 1, result.output
+    lines = results(result)
+    assert [line["row"] for line in lines] == [1, 2, 3]
+    assert "decision" in lines[0]
+    assert "decision" in lines[2]
+    assert lines[1]["error"].startswith("the row cannot be read: field larger than field limit")
+
+
+def test_a_header_beyond_the_csv_field_limit_is_refused(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "huge.csv", [["x" * 200_000, "headline"], ["a", "b"]])
+
+    result = reflexe(path, "--url", "http://127.0.0.1:9", "--quiet")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {path}: the header row cannot be read: ")
+
+
+@pytest.mark.parametrize("where", ["missing/results.csv", "."], ids=["no folder", "a folder"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_row(
+    server: str, tmp_path: Path, where: str
+) -> None:
+    output = tmp_path / where
+    before = len(stored(server))
+
+    result = reflexe(SAMPLE, "--url", server, "--output", output, "--quiet")
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: --output {output}: cannot write it: ")
+    assert "Traceback" not in result.output
+    assert len(stored(server)) == before
