@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody
-from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, is_json_media_type, nests_deeper
+from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, bounded_int, is_json_media_type, nests_deeper
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -183,12 +183,14 @@ async def _json_body(request: Request) -> Any:
     if not is_json_media_type(request.headers.get("content-type")):
         return body
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
         raise RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}]) from exc
     except UnicodeDecodeError as exc:  # not UTF-8, -16 or -32 text, which JSON must be
         raise MalformedBody(MALFORMED_DETAIL) from exc
+    except ValueError as exc:  # an integer beyond 64 bits
+        raise MalformedBody(f"{MALFORMED_DETAIL[:-1]} here: {exc}.") from exc
 
 
 def _check_nesting(body: bytes) -> None:

@@ -15,7 +15,12 @@ from pydantic import ValidationError
 
 from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody, field_path
 from app.evaluations.models import BatchRequest
-from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, is_json_media_type, nests_deeper
+from app.jsonvalues import (
+    BODY_TOO_DEEP_MESSAGE,
+    INTEGER_OVERFLOW_MESSAGE,
+    is_json_media_type,
+    nests_deeper,
+)
 
 CHUNK = 16 * 1024
 
@@ -32,15 +37,23 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         (document,) = ijson.items(_Pieces(body), "", use_float=True, buf_size=CHUNK)
     except (ijson.JSONError, ValueError) as exc:
         # Strict JSON: NaN and Infinity, which Python's parser would read, are refused too.
-        raise MalformedBody(
-            f"{MALFORMED_DETAIL[:-1]} (NaN and Infinity are not JSON numbers)."
-        ) from exc
+        raise MalformedBody(f"{MALFORMED_DETAIL[:-1]}: {_reason(exc)}.") from exc
     try:
         return BatchRequest.model_validate(document)
     except ValidationError as exc:
         raise InvalidInput(
             [(field_path(error["loc"]), error["msg"]) for error in exc.errors()]
         ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """What yajl found wrong, in its first line, without the excerpt of the body."""
+    said = str(exc).splitlines()[0].rstrip(".") if str(exc) else "it ends too soon"
+    if "integer overflow" in said:
+        return INTEGER_OVERFLOW_MESSAGE
+    if "invalid char" in said:
+        return f"{said} (NaN and Infinity are not JSON numbers; texts are quoted)"
+    return said
 
 
 class _Pieces:

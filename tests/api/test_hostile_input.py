@@ -151,6 +151,61 @@ def test_brackets_within_texts_are_not_nesting(client: TestClient) -> None:
     assert response.status_code == 201, response.text
 
 
+# Integers are read as the batch parser reads them, 64 bits, on both evaluate paths: a
+# longer one (up to Python's own limit of 4,300 digits, and beyond it) is one clear 400.
+@pytest.mark.parametrize(
+    "integer", ["9223372036854775808", "-9223372036854775808", "1" + "0" * 30, "9" * 5_000]
+)
+@pytest.mark.parametrize(
+    ("path", "around"),
+    [
+        ("/evaluate", '{"attributes": {"extra_count": %s}}'),
+        ("/evaluate/batch", '{"items": [{"attributes": {"extra_count": %s}}]}'),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_a_400_saying_so(
+    client: TestClient, path: str, around: str, integer: str
+) -> None:
+    response = client.post(path, content=around % integer, headers=JSON_HEADERS)
+
+    body = assert_problem(response, 400)
+    assert "an integer beyond 64 bits" in body["detail"]
+    assert "1e30" in body["detail"]
+    assert client.get("/evaluations").json()["items"] == []
+
+
+@pytest.mark.parametrize("number", ["9223372036854775807", "-9223372036854775807", "1e30"])
+def test_the_largest_integers_and_large_decimals_are_read(client: TestClient, number: str) -> None:
+    attributes = '{"attributes": {"extra_count": ' + number + "}}"
+
+    one = client.post("/evaluate", content=attributes, headers=JSON_HEADERS)
+    batch = client.post(
+        "/evaluate/batch", content=f'{{"items": [{attributes}]}}', headers=JSON_HEADERS
+    )
+
+    assert one.status_code == 201, one.text
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["items"][0]["status"] == 201, batch.text
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"items": [', "premature EOF"),
+        ('{"items": [{"answers": }]}', "unallowed token"),
+        ('{"items": []} and more', "trailing garbage"),
+    ],
+)
+def test_a_malformed_batch_body_says_what_is_wrong(
+    client: TestClient, content: str, reason: str
+) -> None:
+    response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
+
+    body = assert_problem(response, 400)
+    assert reason in body["detail"]
+    assert "NaN" not in body["detail"]
+
+
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_in_attributes_are_422(client: TestClient, constant: str) -> None:
     content = '{"attributes": {"score": ' + constant + ', "mutual_connections": 3}}'
