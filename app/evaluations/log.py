@@ -127,11 +127,12 @@ def encode_position(created_at: datetime, evaluation_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str, location: str = "query") -> tuple[datetime, uuid.UUID]:
+    """The position a cursor names; 422 for `cursor` (in the query, or where `location` says)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return _CURSOR.validate_json(raw, strict=True)
     except (binascii.Error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise InvalidInput(
-            [("cursor", "not a cursor returned by this endpoint")], location="query"
+            [("cursor", "not a cursor returned by this endpoint")], location=location
         ) from exc

@@ -15,7 +15,7 @@ from app.db import JSONColumn, UTCDateTime, utcnow
 from app.evaluations.models import (
     EvaluationInputs,
     EvaluationPublic,
-    SubjectRef,
+    LookupRef,
     VerdictPublic,
 )
 from app.jsonvalues import REQUEST_MODEL
@@ -106,7 +106,7 @@ class SubjectQuery(BaseModel):
 
     model_config = REQUEST_MODEL
 
-    ref: SubjectRef = Field(description="The subject's ref, as sent in `subject.ref`.")
+    ref: LookupRef = Field(description="The subject's ref, as sent in `subject.ref`.")
     limit: StrictInt = Field(default=50, ge=1, le=100, description="Decisions per page.")
     cursor: str | None = Field(
         default=None, max_length=200, description="`next_cursor` of the previous page."
@@ -118,7 +118,7 @@ class ErasureRequest(BaseModel):
 
     model_config = REQUEST_MODEL
 
-    ref: SubjectRef = Field(description="The subject's ref, as sent in `subject.ref`.")
+    ref: LookupRef = Field(description="The subject's ref, as sent in `subject.ref`.")
     vacuum: StrictBool = Field(
         default=False, description="PostgreSQL: VACUUM the tables erased from, afterwards."
     )

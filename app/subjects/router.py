@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from app.auth.dependencies import AdminKey, AuditorKey
-from app.evaluations.models import SubjectRef
+from app.evaluations.models import LookupRef
 from app.problems import problem_responses
 from app.routing import GatedRoute
 from app.runtime import runtime_of
@@ -26,7 +26,7 @@ router = APIRouter(
     tags=["subjects"], responses=problem_responses(401, 403, 429, 503), route_class=GatedRoute
 )
 RefPath = Annotated[
-    SubjectRef,
+    LookupRef,
     Path(
         description="The subject's ref, URL-encoded (or send it in the body of POST "
         "/subjects or /erasures, which keeps it out of URLs and logs)."
@@ -78,6 +78,7 @@ def search_subject(
         limit=body.limit,
         cursor=body.cursor,
         chunk=runtime.settings.purge_chunk,
+        cursor_in="body",
     )
 
 

@@ -49,11 +49,13 @@ def show_subject(
     limit: int,
     cursor: str | None,
     chunk: int,
+    cursor_in: str = "query",
 ) -> SubjectRecords:
     """Everything stored about a subject: a page of its decisions, newest first, each with
-    its inputs, verdicts, queue entry, webhook events and pending cases; the counts of all."""
+    its inputs, verdicts, queue entry, webhook events and pending cases; the counts of all.
+    A bad cursor is a 422 for `cursor` where `cursor_in` says it came from."""
     key = keys.of(ref)
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, cursor_in) if cursor else None
     found = evaluations.list_page(
         session, EvaluationFilter(subject_key=key), limit=limit + 1, after=after
     )

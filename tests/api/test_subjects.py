@@ -228,6 +228,12 @@ def test_a_subject_is_paged_by_cursor(app_client: TestClient, stored: dict[str, 
         ("POST", "/erasures", {"ref": "x", "vacuum": "often"}, "vacuum"),
         ("GET", "/erasures?kind=forgetting", None, "kind"),
         ("GET", "/erasures?cursor=not-a-cursor", None, "cursor"),
+        # A ref that /evaluate refuses names no one, and is not erased either.
+        ("GET", "/subjects/before%00after", None, "ref"),
+        ("DELETE", "/subjects/before%00after", None, "ref"),
+        ("POST", "/subjects", {"ref": "before\x00after"}, "ref"),
+        ("POST", "/erasures", {"ref": "before\x00after"}, "ref"),
+        ("POST", "/subjects", {"ref": "x", "cursor": "not-a-cursor"}, "cursor"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
@@ -237,7 +243,10 @@ def test_bad_input_is_a_422_naming_the_field(
 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert field in response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert error["location"] == ("body" if body is not None else error["location"])
+    assert app_client.get("/erasures").json()["items"] == []
 
 
 # --- erasure ------------------------------------------------------------------
