@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Column
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -14,7 +22,7 @@ from sqlmodel import SQLModel
 from app.criteria.models import MAX_VERSION, CaseSpec, CriteriaSetReplace
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.errors import CaseFailure
-from app.evaluations.models import IsoDateTime
+from app.evaluations.models import UNTIL_MESSAGE, IsoDateTime
 from app.jsonvalues import REQUEST_MODEL
 
 MAX_IMPACT_LIMIT = 10_000_000
@@ -183,9 +191,15 @@ class ImpactRequest(BaseModel):
     def _one_candidate(self) -> "ImpactRequest":
         if (self.criteria is None) == (self.version is None):
             raise ValueError("send either `criteria` (a draft) or `version`, not both or none")
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ValueError("`since` must come before `until`")
         return self
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if since is not None and until is not None and since >= until:
+            raise PydanticCustomError("window_empty", UNTIL_MESSAGE)
+        return until
 
 
 class JobStatus(StrEnum):

@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 from app.criteria.models import MAX_CRITERIA, MAX_VERSION, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
-from app.errors import Problem
+from app.errors import InvalidInput, Problem
 from app.jsonvalues import REQUEST_MODEL, find_problem
 from app.privacy import SUBJECT_KEY_LENGTH, Privacy
 from app.profiles import AnswerKey, ProfileAttributes
@@ -127,16 +127,20 @@ def _storable(text: str) -> str:
 LookupRef = Annotated[SubjectRef, AfterValidator(_storable)]
 
 
+ISO_8601_MESSAGE = "expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"
+
+
 def _iso_8601(value: object) -> object:
-    """Parse text as ISO 8601 only: pydantic alone reads `2026` as 2026 seconds after 1970."""
+    """Parse text as ISO 8601 only: pydantic alone reads `2026` as 2026 seconds after 1970,
+    and a JSON number as much."""
+    if isinstance(value, int | float):
+        raise PydanticCustomError("iso_8601", ISO_8601_MESSAGE)
     if not isinstance(value, str):
         return value
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise PydanticCustomError(
-            "iso_8601", "expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"
-        ) from None
+        raise PydanticCustomError("iso_8601", ISO_8601_MESSAGE) from None
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -150,6 +154,14 @@ def _in_utc(value: datetime) -> datetime:
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_utc)]
+UNTIL_MESSAGE = "must come after `since`: the window from `since` to `until` is empty"
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """422 for the `until` query parameter when no instant is at or after `since` and
+    before `until`."""
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput([("until", UNTIL_MESSAGE)], location="query")
 
 
 class Subject(BaseModel):

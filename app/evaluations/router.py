@@ -21,6 +21,7 @@ from app.evaluations.models import (
     EvaluationRequest,
     IsoDateTime,
     SubjectRef,
+    check_window,
 )
 from app.evaluations.repository import EvaluationFilter
 from app.idempotency.service import Idempotent
@@ -192,6 +193,7 @@ def list_evaluations(
 
     An evaluator key sees only the decisions it asked for.
     """
+    check_window(since, until)
     if caller.role == Role.evaluator:
         if api_key is not None and api_key != caller.key_id:
             return Response(b'{"items":[],"next_cursor":null}', media_type=JSON)

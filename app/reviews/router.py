@@ -10,7 +10,7 @@ from app.auth.guard import Principal
 from app.auth.models import Role
 from app.criteria.models import Slug
 from app.etags import if_match_docs
-from app.evaluations.models import IsoDateTime, VerdictPublic
+from app.evaluations.models import IsoDateTime, VerdictPublic, check_window
 from app.problems import problem_responses
 from app.reviews import service, stats
 from app.reviews.models import ReviewPage, Stats, VerdictCreate, VerdictHistory
@@ -132,6 +132,7 @@ def list_reviews(
 
     Each shows the decision with its reasons and what made it `review`.
     """
+    check_window(since, until)
     scope = Scope(criteria_set=criteria_set, since=since, until=until)
     return list_queue(session, scope, limit=limit, cursor=cursor)
 
@@ -154,5 +155,6 @@ def get_stats(
     ] = None,
 ) -> Stats:
     """Decisions by outcome, each criterion's statuses, and where people disagree with them."""
+    check_window(since, until)
     scope = Scope(stats.set_of(session, criteria_set), version, since, until)
     return stats.compute(session, scope, by_day=bucket == "day")

@@ -497,6 +497,24 @@ def test_a_bad_impact_request_is_a_422(client: TestClient, screen: Any, body: An
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        ({"since": 1767225600}, "since"),  # a number is no ISO 8601 date-time
+        ({"until": 1767225600.5}, "until"),
+        ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
+    ],
+)
+def test_an_impact_window_is_checked_by_its_field(
+    client: TestClient, screen: Any, window: dict[str, Any], field: str
+) -> None:
+    response = client.post("/criteria/screen/impact", json={"version": 1, **window})
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["location"]) == (field, "body")
+
+
 def test_impact_on_an_unknown_set_or_version_is_a_404(client: TestClient, screen: Any) -> None:
     assert client.post("/criteria/nope/impact", json={"version": 1}).status_code == 404
     assert client.post("/criteria/screen/impact", json={"version": 9}).status_code == 404

@@ -95,6 +95,8 @@ def test_filters_by_time_window(client: TestClient) -> None:
         ({"subject": "a\x00"}, "subject"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "W10"}, "cursor"),
+        ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
+        ({"since": "2026-01-01T00:00:00Z", "until": "2026-01-01T01:00:00+01:00"}, "until"),
     ],
     ids=[
         "limit-0",
@@ -106,6 +108,8 @@ def test_filters_by_time_window(client: TestClient) -> None:
         "subject-with-nul",
         "cursor",
         "cursor-json",
+        "until-before-since",
+        "until-the-same-instant",
     ],
 )
 def test_bad_query_parameters_are_422(

@@ -373,6 +373,9 @@ def test_the_queue_filters_by_set_and_time(client: TestClient, triage: str) -> N
     assert ids(criteria_set="triage", since=middle) == [after["id"]]
     assert ids(criteria_set="triage", until=middle) == [before["id"]]
     assert client.get("/reviews", params={"since": "yesterday"}).status_code == 422
+    empty = client.get("/reviews", params={"since": middle, "until": middle})
+    assert empty.status_code == 422
+    assert empty.json()["errors"][0]["field"] == "until"
 
 
 # --- statistics -------------------------------------------------------------------
@@ -485,6 +488,8 @@ def test_stats_need_a_set_when_several_exist(client: TestClient, triage: str) ->
     assert "pipu, triage" in several.json()["errors"][0]["message"]
     assert unknown.status_code == 404
     assert client.get("/stats", params={"bucket": "week"}).status_code == 422
+    backwards = {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    assert client.get("/stats", params={"criteria_set": "triage", **backwards}).status_code == 422
 
 
 def test_stats_default_to_the_only_set(client: TestClient) -> None:
