@@ -157,6 +157,17 @@ class MalformedBody(ReflexeError):
     title = "Malformed JSON"
 
 
+class UnsupportedMediaType(ReflexeError):
+    """A body sent as something other than JSON (or with no Content-Type at all)."""
+
+    status_code = 415
+    problem_type = "urn:reflexe:problem:unsupported-media-type"
+    title = "Unsupported media type"
+
+
+JSON_ONLY_DETAIL = "This endpoint reads JSON: send the body with Content-Type: application/json."
+
+
 class PayloadTooLarge(ReflexeError):
     status_code = 413
     problem_type = "urn:reflexe:problem:payload-too-large"

@@ -31,8 +31,15 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody
+from app.errors import (
+    JSON_ONLY_DETAIL,
+    MALFORMED_DETAIL,
+    InvalidInput,
+    MalformedBody,
+    UnsupportedMediaType,
+)
 from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, bounded_int, is_json_media_type, nests_deeper
+from app.problems import problem_responses
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -70,7 +77,13 @@ def _query_parameters(dependant: Dependant) -> Iterator[str]:
 
 class GatedRoute(APIRoute):
     """A route that passes requests through its gates first, and refuses unknown query
-    parameters (a misspelled filter would otherwise be ignored, and match everything)."""
+    parameters (a misspelled filter would otherwise be ignored, and match everything).
+    A route with a JSON body documents its 415, for a body sent as anything else."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.body_field is not None:
+            self.responses = {**self.responses, **problem_responses(415)}
 
     def get_route_handler(self) -> Handler:
         handler = self.admitted_handler()
@@ -92,8 +105,8 @@ class GatedRoute(APIRoute):
                         [(name, _unknown_parameter(known)) for name in dict.fromkeys(unknown)],
                         location="query",
                     )
-                if reads_json and is_json_media_type(request.headers.get("content-type")):
-                    _check_nesting(await request.body())
+                if reads_json:
+                    await _check_body(request)
                 return await handler(request)
 
         return gated
@@ -193,9 +206,14 @@ async def _json_body(request: Request) -> Any:
         raise MalformedBody(f"{MALFORMED_DETAIL[:-1]} here: {exc}.") from exc
 
 
-def _check_nesting(body: bytes) -> None:
-    """422 for a body nested too deeply for any parser to be given it (app.jsonvalues)."""
-    if nests_deeper(body):
+async def _check_body(request: Request) -> None:
+    """415 for a body that is not sent as JSON (an empty one is missing: the body field
+    says so); 422 for one nested too deeply for any parser to be given it (app.jsonvalues)."""
+    body = await request.body()
+    if not is_json_media_type(request.headers.get("content-type")):
+        if body:
+            raise UnsupportedMediaType(JSON_ONLY_DETAIL)
+    elif nests_deeper(body):
         raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
 
 

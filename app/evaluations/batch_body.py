@@ -13,7 +13,14 @@ the depth.
 import ijson
 from pydantic import ValidationError
 
-from app.errors import MALFORMED_DETAIL, InvalidInput, MalformedBody, field_path
+from app.errors import (
+    JSON_ONLY_DETAIL,
+    MALFORMED_DETAIL,
+    InvalidInput,
+    MalformedBody,
+    UnsupportedMediaType,
+    field_path,
+)
 from app.evaluations.models import BatchRequest
 from app.jsonvalues import (
     BODY_TOO_DEEP_MESSAGE,
@@ -26,11 +33,12 @@ CHUNK = 16 * 1024
 
 
 def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
-    """A batch body, its items as JSON values; 400 if not JSON, 422 if not a batch."""
-    if not is_json_media_type(content_type):
-        raise InvalidInput([("(root)", "send the batch as JSON (Content-Type: application/json)")])
+    """A batch body, its items as JSON values; 415 if not sent as JSON, 400 if not JSON,
+    422 if not a batch."""
     if not body.strip():
         raise InvalidInput([("(root)", "Field required")])
+    if not is_json_media_type(content_type):
+        raise UnsupportedMediaType(JSON_ONLY_DETAIL)
     if nests_deeper(body):
         raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
     try:

@@ -97,7 +97,7 @@ async def evaluate(
 @evaluate_router.post(
     "/evaluate/batch",
     response_model=BatchResult,
-    responses=problem_responses(400, 409, 413, 422, 503),
+    responses=problem_responses(400, 409, 413, 415, 422, 503),
     # The body is read here and parsed in a worker thread, a piece at a time
     # (evaluations.batch_body): FastAPI would parse it in one go on the event loop.
     openapi_extra={

@@ -2,6 +2,8 @@
 
 import base64
 import json
+import re
+import uuid
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_errors import assert_problem
 from tests.factories import make_criteria_set, make_criterion
+from tests.test_openapi import COMMITTED as OPENAPI
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -100,6 +103,40 @@ def test_a_batch_item_nested_too_deep_fails_alone(client: TestClient) -> None:
     assert [item["status"] for item in result["items"]] == [201, 422, 201]
     assert result["items"][1]["problem"]["errors"][0]["field"].startswith("attributes.x.a.a")
     assert len(client.get("/evaluations").json()["items"]) == 2
+
+
+def _operations_with_a_body() -> list[tuple[str, str]]:
+    """Every operation of the committed OpenAPI document that takes a body, path values
+    filled in (the 415 comes before any lookup)."""
+    document = json.loads(OPENAPI.read_text())
+    values = {
+        "slug": "pipu",
+        "evaluation_id": str(uuid.uuid4()),
+        "subscription_id": str(uuid.uuid4()),
+    }
+    return [
+        (method.upper(), re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}, {}],
+    ids=["text", "form", "none"],
+)
+@pytest.mark.parametrize(("method", "path"), _operations_with_a_body())
+def test_a_body_not_sent_as_json_is_415_and_stores_nothing(
+    client: TestClient, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = client.request(method, path, content=b'{"answers": {}}', headers=headers)
+
+    problem = assert_problem(response, 415)
+    assert "Content-Type: application/json" in problem["detail"]
+    assert client.get("/evaluations").json()["items"] == []
+    assert client.get("/webhooks").json()["items"] == []
 
 
 # A body nested beyond 512 levels is refused whole, before any parser: Python's recurses
