@@ -16,9 +16,11 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import anyio
 import httptools
 
 Origin = tuple[str, str, int]
+CLOSE_SECONDS = 1.0  # how long closing the idle connections waits for TLS goodbyes
 
 
 class Unanswered(Exception):
@@ -99,10 +101,10 @@ class Sender:
             try:
                 answer, keep = await _round_trip(connection, request, reused)
             except _Stale:
-                _close(connection)
+                _abort(connection)
                 continue  # a new connection is not reused: _Stale happens once at most
             except BaseException:  # a timeout, a reset, a cancellation: never reused
-                _close(connection)
+                _abort(connection)
                 raise
             idle = self._idle.setdefault(origin, [])
             if keep and len(idle) < self._keep:
@@ -129,10 +131,18 @@ class Sender:
         )
 
     async def close(self) -> None:
-        for idle in self._idle.values():
-            for connection in idle:
-                _close(connection)
+        """Close the idle connections, waiting a moment for TLS to say goodbye: a TLS
+        connection closes only once its shutdown is exchanged, which needs the event loop,
+        and one still open when the loop ends would be left to the garbage collector."""
+        idle = [connection for connections in self._idle.values() for connection in connections]
         self._idle.clear()
+        for connection in idle:
+            _close(connection)
+        waits = [connection[1].wait_closed() for connection in idle]
+        with anyio.move_on_after(CLOSE_SECONDS):
+            await asyncio.gather(*waits, return_exceptions=True)
+        for connection in idle:
+            _abort(connection)  # what did not close in time; nothing for what did
 
 
 async def _round_trip(connection: Connection, request: bytes, reused: bool) -> tuple[Answer, bool]:
@@ -166,4 +176,11 @@ async def _round_trip(connection: Connection, request: bytes, reused: bool) -> t
 
 
 def _close(connection: Connection) -> None:
+    """Close a connection that was answered on: TLS sends its goodbye first."""
     connection[1].close()
+
+
+def _abort(connection: Connection) -> None:
+    """Drop a connection at once, for one that failed or was cancelled: nothing is left
+    to close later, in TLS either."""
+    connection[1].transport.abort()
