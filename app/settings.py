@@ -18,7 +18,10 @@ MEMORY_STORAGES = frozenset({"memory://", "async+memory://"})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+    # An empty variable (`REFLEXE_RETENTION_DAYS=` in a .env or a compose file) is unset.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(
         default="sqlite:///./data/reflexe.db",

@@ -340,3 +340,20 @@ def test_a_ref_the_api_would_refuse_is_refused_before_the_database_is_touched(
     assert result.exit_code == 1, result.output
     assert result.stderr == f"error: {message}\n"
     assert not Path(cli_env.removeprefix("sqlite:///")).exists()
+
+
+def test_a_variable_set_to_nothing_takes_its_default(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import get_settings
+
+    for variable in ("REFLEXE_RETENTION_DAYS", "REFLEXE_PORT", "REFLEXE_LOG_FORMAT"):
+        monkeypatch.setenv(variable, "")
+    get_settings.cache_clear()
+
+    result = runner.invoke(cli, ["purge", "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"]["decisions"] == 0
+    settings = get_settings()
+    assert (settings.retention_days, settings.port, settings.log_format) == (None, 8000, "text")
