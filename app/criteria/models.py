@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
     WithJsonSchema,
+    field_serializer,
 )
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field as TableField
@@ -222,6 +224,14 @@ class CaseSpec(BaseModel):
         description="Profile attributes, as in POST /evaluate.",
     )
     expect: CaseExpectation
+
+    # No return annotation: pydantic would document it in place of ProfileAttributes.
+    @field_serializer("attributes", mode="wrap")
+    def _given_only(  # type: ignore[no-untyped-def]
+        self, attributes: ProfileAttributes, handler: SerializerFunctionWrapHandler
+    ):
+        """The attributes a case gives, as it was written: no `null` for each one it does not."""
+        return {name: value for name, value in handler(attributes).items() if value is not None}
 
     def profile(self) -> dict[str, Any]:
         """The attributes given: a null one is a missing one, to the rules as to the hash."""

@@ -253,9 +253,11 @@ def test_a_verdict_becomes_a_pending_case_that_gates_the_next_version(
     assert made.json()["expected_from"] == "verdict"
     assert made.json()["passes_current"] is False
     assert made.json()["case"]["expect"] == {"decision": "accept", "met": {"reach": True}}
-    assert made.json()["case"]["attributes"]["mutual_connections"] == 5
+    given = {"industry": "Software", "mutual_connections": 5}
+    assert made.json()["case"]["attributes"] == given  # as sent: no null for the others
     listed = client.get("/criteria/screen").json()["pending_cases"]
     assert [c["name"] for c in listed] == ["a good insider"]
+    assert listed[0]["attributes"] == given
 
     etag = etag_of(client, "screen")
     refused = client.put("/criteria/screen", json=draft(10), headers={"If-Match": etag})
@@ -265,6 +267,7 @@ def test_a_verdict_becomes_a_pending_case_that_gates_the_next_version(
     saved = client.put("/criteria/screen", json=draft(5), headers={"If-Match": etag})
     assert saved.status_code == 200, saved.text
     assert [c["name"] for c in saved.json()["cases"]] == ["a good insider"]
+    assert saved.json()["cases"][0]["attributes"] == given
     assert saved.json()["pending_cases"] == []
     again = client.post(f"/evaluations/{reviewed['id']}/case", json={"name": "a good insider"})
     assert again.status_code == 409
