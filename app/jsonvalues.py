@@ -35,12 +35,12 @@ TOO_DEEP_MESSAGE = f"nested deeper than {MAX_DEPTH} levels of objects and lists"
 # parser would run out of stack (at about 900 levels) and ijson out of memory.
 BODY_MAX_DEPTH = 512
 BODY_TOO_DEEP_MESSAGE = f"nested deeper than {BODY_MAX_DEPTH} levels of objects and lists"
-# Integers as the batch parser (yajl) reads them: 64 bits. Beyond, a decimal (1e30) is read.
+# Integers a body may hold: a batch's parser (yajl) reads 64 bits; Python's, 4,300 digits.
 INTEGER_OVERFLOW_MESSAGE = (
-    "an integer beyond 64 bits (-9223372036854775807 to 9223372036854775807); "
-    "send a larger number as a decimal, e.g. 1e30"
+    "holds an integer beyond 64 bits (-9223372036854775807 to 9223372036854775807), which a "
+    "batch cannot carry: send it as a decimal (1e30), or through POST /evaluate"
 )
-_INT64 = range(1 - 2**63, 2**63)  # yajl refuses -2**63 too
+LONG_INTEGER_MESSAGE = "holds an integer of more than 4,300 digits: send such a number as text"
 _STRUCTURE = b'"[]{}'
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
 # Each bracket as a signed byte: +1 opens, -1 (0xFF) closes.
@@ -68,16 +68,6 @@ def is_json_media_type(content_type: str | None) -> bool:
         return False
     maintype, subtype = media.split("/")
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def bounded_int(text: str) -> int:
-    """`json.loads`' `parse_int`: an integer of 64 bits, else ValueError (as the batch
-    parser refuses it, and before Python's own 4,300-digit limit fails the parse)."""
-    if len(text) <= 20:
-        value = int(text)
-        if value in _INT64:
-            return value
-    raise ValueError(INTEGER_OVERFLOW_MESSAGE)
 
 
 def nests_deeper(body: bytes, limit: int = BODY_MAX_DEPTH) -> bool:

@@ -38,7 +38,12 @@ from app.errors import (
     MalformedBody,
     UnsupportedMediaType,
 )
-from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, bounded_int, is_json_media_type, nests_deeper
+from app.jsonvalues import (
+    BODY_TOO_DEEP_MESSAGE,
+    LONG_INTEGER_MESSAGE,
+    is_json_media_type,
+    nests_deeper,
+)
 from app.problems import problem_responses
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -196,14 +201,14 @@ async def _json_body(request: Request) -> Any:
     if not is_json_media_type(request.headers.get("content-type")):
         return body
     try:
-        return json.loads(body, parse_int=bounded_int)
+        return json.loads(body)
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
         raise RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}]) from exc
     except UnicodeDecodeError as exc:  # not UTF-8, -16 or -32 text, which JSON must be
         raise MalformedBody(MALFORMED_DETAIL) from exc
-    except ValueError as exc:  # an integer beyond 64 bits
-        raise MalformedBody(f"{MALFORMED_DETAIL[:-1]} here: {exc}.") from exc
+    except ValueError as exc:  # an integer longer than Python converts
+        raise InvalidInput([("(root)", LONG_INTEGER_MESSAGE)]) from exc
 
 
 async def _check_body(request: Request) -> None:

@@ -34,7 +34,7 @@ CHUNK = 16 * 1024
 
 def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
     """A batch body, its items as JSON values; 415 if not sent as JSON, 400 if not JSON,
-    422 if not a batch."""
+    422 if not a batch (or if it holds an integer beyond 64 bits)."""
     if not body.strip():
         raise InvalidInput([("(root)", "Field required")])
     if not is_json_media_type(content_type):
@@ -45,7 +45,10 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         (document,) = ijson.items(_Pieces(body), "", use_float=True, buf_size=CHUNK)
     except (ijson.JSONError, ValueError) as exc:
         # Strict JSON: NaN and Infinity, which Python's parser would read, are refused too.
-        raise MalformedBody(f"{MALFORMED_DETAIL[:-1]}: {_reason(exc)}.") from exc
+        said = _reason(exc)
+        if "integer overflow" in said:  # well-formed JSON, more than this parser reads
+            raise InvalidInput([("(root)", INTEGER_OVERFLOW_MESSAGE)]) from exc
+        raise MalformedBody(f"{MALFORMED_DETAIL[:-1]}: {said}.") from exc
     try:
         return BatchRequest.model_validate(document)
     except ValidationError as exc:
@@ -57,8 +60,6 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
 def _reason(exc: Exception) -> str:
     """What yajl found wrong, in its first line, without the excerpt of the body."""
     said = str(exc).splitlines()[0].rstrip(".") if str(exc) else "it ends too soon"
-    if "integer overflow" in said:
-        return INTEGER_OVERFLOW_MESSAGE
     if "invalid char" in said:
         return f"{said} (NaN and Infinity are not JSON numbers; texts are quoted)"
     return said
