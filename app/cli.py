@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import Session
 from typer.core import TyperGroup
@@ -198,7 +198,7 @@ def create_key(
 @keys.command("list")
 def list_keys() -> None:
     """List the API keys (never the keys themselves)."""
-    with _session(get_settings()) as session:
+    with _session(get_settings(), existing=True) as session:
         found = auth_service.list_keys(session)
     typer.echo(f"{'ID':<12}  {'ROLE':<9}  {'CREATED':<20}  {'REVOKED':<20}  NAME")
     for key in found:
@@ -210,7 +210,7 @@ def list_keys() -> None:
 @keys.command("revoke")
 def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (`keys list`).")]) -> None:
     """Revoke an API key for good (even the last admin key: this runs on the database)."""
-    with _session(get_settings()) as session:
+    with _session(get_settings(), existing=True) as session:
         try:
             revoked = auth_service.revoke_key(session, key_id, keep_an_admin=False)
         except ReflexeError as exc:
@@ -276,7 +276,7 @@ def show_subject(ref: RefArgument) -> None:
     ref = _ref(ref)
     settings = get_settings()
     keys = SubjectKeys.from_settings(settings)
-    with _session(settings) as session:
+    with _session(settings, existing=True) as session:
         found = subjects_service.show_subject(
             session, keys, ref, limit=100, cursor=None, chunk=settings.purge_chunk
         )
@@ -300,7 +300,7 @@ def erase_subject(
     """Erase everything stored about a subject and print what was removed, as JSON."""
     ref = _ref(ref)
     settings = get_settings()
-    with _engine(settings) as engine:
+    with _engine(settings, existing=True) as engine:
         done = subjects_service.erase_subject(
             engine,
             begin_immediately(engine),
@@ -323,7 +323,7 @@ def purge(
     """Remove the decisions past their retention (a set's retention_days, else
     REFLEXE_RETENTION_DAYS) in chunks of REFLEXE_PURGE_CHUNK; print the counts as JSON."""
     settings = get_settings()
-    with _engine(settings) as engine:
+    with _engine(settings, existing=True) as engine:
         # A dry run only reads: it need not take SQLite's write lock.
         writing = engine if dry_run else begin_immediately(engine)
         report = retention.purge(writing, settings, dry_run=dry_run, source=RemovalSource.CLI)
@@ -344,8 +344,12 @@ def _ref(ref: str) -> str:
 
 
 @contextmanager
-def _engine(settings: Settings) -> Iterator[Engine]:
-    """The engine of the migrated database: the commands work before any `serve`."""
+def _engine(settings: Settings, existing: bool = False) -> Iterator[Engine]:
+    """The engine of the migrated database: the commands work before any `serve`. With
+    `existing`, a SQLite file that is not there is an error, not a new empty database: a
+    mistyped path must not answer an access request with "nothing stored"."""
+    if existing:
+        _check_exists(settings.database_url)
     _report_changes(prepare_database(settings))
     engine = create_db_engine(settings)
     try:
@@ -355,10 +359,25 @@ def _engine(settings: Settings) -> Iterator[Engine]:
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
+def _session(settings: Settings, existing: bool = False) -> Iterator[Session]:
     """A session on the migrated database: the key commands work before any `serve`."""
-    with _engine(settings) as engine, Session(engine, expire_on_commit=False) as session:
+    with (
+        _engine(settings, existing) as engine,
+        Session(engine, expire_on_commit=False) as session,
+    ):
         yield session
+
+
+def _check_exists(database_url: str) -> None:
+    url = make_url(database_url)
+    path = url.database or ""
+    if url.get_backend_name() != "sqlite" or path in ("", ":memory:") or path.startswith("file:"):
+        return  # a server's database that is not there fails to connect, and says so
+    if not Path(path).is_file():
+        _fail(
+            f"no database at {path} (REFLEXE_DATABASE_URL): check the path, or create the "
+            "database with `reflexe migrate`"
+        )
 
 
 def describe(prepared: PreparedDatabase) -> str:

@@ -351,9 +351,42 @@ def test_a_variable_set_to_nothing_takes_its_default(
         monkeypatch.setenv(variable, "")
     get_settings.cache_clear()
 
+    migrated = runner.invoke(cli, ["migrate"])
     result = runner.invoke(cli, ["purge", "--dry-run"])
 
+    assert migrated.exit_code == 0, migrated.output
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["decisions"] == 0
     settings = get_settings()
     assert (settings.retention_days, settings.port, settings.log_format) == (None, 8000, "text")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["subjects", "show", "https://example.org/in/ada"],
+        ["subjects", "erase", "https://example.org/in/ada"],
+        ["purge"],
+        ["purge", "--dry-run"],
+        ["keys", "list"],
+        ["keys", "revoke", "0123456789ab"],
+    ],
+)
+def test_a_command_on_what_is_stored_needs_the_database_to_exist(
+    cli_env: str, command: list[str]
+) -> None:
+    path = Path(cli_env.removeprefix("sqlite:///"))
+
+    result = runner.invoke(cli, command)
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"error: no database at {path} (REFLEXE_DATABASE_URL): check the path, or create the "
+        "database with `reflexe migrate`\n"
+    )
+    assert not path.exists()
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    again = runner.invoke(cli, command)
+    unknown_key = command[:2] == ["keys", "revoke"]
+    assert again.exit_code == (1 if unknown_key else 0), again.output
+    assert "no database" not in again.stderr
