@@ -51,6 +51,16 @@ class Commands(TyperGroup):
             for problem in exc.problems:
                 typer.echo(f"error: {problem}", err=True)
             raise typer.Exit(code=1) from None
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] == "app":
+                raise  # a defect of this package, not of the settings
+            # A URL whose dialect's driver is not installed (mysql:// needs MySQLdb).
+            typer.echo(
+                "error: the database REFLEXE_DATABASE_URL names cannot be used: its driver "
+                f"is not installed ({exc})",
+                err=True,
+            )
+            raise typer.Exit(code=1) from None
         except (ArgumentError, DBAPIError) as exc:
             # A URL no dialect reads, a server that refuses, a file that is not SQLite's.
             # The URL itself is not repeated: it may hold a password.

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AwareDatetime
 
+from app.jsonvalues import find_problem
 from app.profiles import ProfileAttributes
 
 SUBJECT_COLUMNS = {"subject_ref": "ref", "subject_name": "name"}
@@ -288,6 +289,11 @@ def _jsonl_rows(text: str, renames: Mapping[str, str], criteria: str | None) -> 
             continue
         if not isinstance(found, dict):
             yield BadRow(number, "expected a JSON object")
+            continue
+        problem = find_problem(found)  # a lone surrogate, U+0000: no request could carry it
+        if problem is not None:
+            where = ".".join(str(part) for part in problem[0]) or "(row)"
+            yield BadRow(number, f"{where}: {problem[1]}")
             continue
         fields = {renames.get(name, name): value for name, value in found.items()}
         try:

@@ -70,6 +70,30 @@ def is_json_media_type(content_type: str | None) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+# A criteria set's content is hashed as RFC 8785 JSON, which holds integers of I-JSON's
+# range alone (RFC 7493: what an IEEE double holds exactly).
+MAX_SAFE_INTEGER = 2**53 - 1
+WIDE_INTEGER_MESSAGE = (
+    f"an integer beyond ±{MAX_SAFE_INTEGER:,} (2^53 - 1), more than a set's canonical JSON "
+    "holds exactly: send it as a decimal (1e16)"
+)
+
+
+def find_wide_integer(value: Any, loc: Location = ()) -> Location | None:
+    """Where `value` holds an integer beyond ±MAX_SAFE_INTEGER; None if it holds none.
+    Iterative, as find_problem; booleans are not integers here."""
+    stack: list[tuple[Any, Location]] = [(value, loc)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return where
+        elif isinstance(item, dict | list):
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((child, (*where, key)) for key, child in reversed(list(children)))
+    return None
+
+
 def nests_deeper(body: bytes, limit: int = BODY_MAX_DEPTH) -> bool:
     """Whether the JSON text `body` opens more than about `limit` objects and lists inside
     one another, found without parsing it, in steps of C work between which other threads

@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from app import setclient
+from app.criteria.models import MAX_VERSION
 from app.errors import FailingCases, FieldError, InvalidInput
 from app.setfiles import (
     FileFormat,
@@ -41,7 +42,8 @@ FilesArgument = Annotated[
 FileArgument = Annotated[Path, typer.Argument(help="A set file: JSON if *.json, YAML otherwise.")]
 SlugArgument = Annotated[str, typer.Argument(help="The set's slug, e.g. pipu.")]
 VersionOption = Annotated[
-    int | None, typer.Option("--version", min=1, help="A version (default: the current one).")
+    int | None,
+    typer.Option("--version", min=1, max=MAX_VERSION, help="A version (default: the current one)."),
 ]
 FormatOption = Annotated[FileFormat, typer.Option("--format", help="yaml or json.")]
 UrlOption = Annotated[

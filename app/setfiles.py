@@ -25,6 +25,7 @@ from app.criteria.models import (
 )
 from app.criteria.service import build_definition, build_version
 from app.errors import CaseFailure, FailingCases, FieldError, InvalidInput, field_path
+from app.jsonvalues import BODY_TOO_DEEP_MESSAGE, LONG_INTEGER_MESSAGE, nests_deeper
 from app.privacy import Privacy
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -107,17 +108,22 @@ def load_data(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UnreadableFile(f"cannot read the file: {reason}") from exc
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UnreadableFile(
-                f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-            ) from exc
+    if nests_deeper(text.encode()):
+        raise UnreadableFile(BODY_TOO_DEEP_MESSAGE)
     try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
         return yaml.load(text, Loader=FileLoader)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from exc
     except yaml.YAMLError as exc:
         raise UnreadableFile(f"not valid YAML: {_yaml_problem(exc)}") from exc
+    except RecursionError:  # YAML nested by indentation rather than brackets
+        raise UnreadableFile(BODY_TOO_DEEP_MESSAGE) from None
+    except ValueError as exc:  # an integer longer than Python converts
+        raise UnreadableFile(LONG_INTEGER_MESSAGE) from exc
 
 
 def parse_set(data: Any) -> SetFile:

@@ -293,8 +293,9 @@ def test_each_bad_setting_has_its_line(cli_env: str, monkeypatch: pytest.MonkeyP
         ("bogus://somewhere/db", "Can't load plugin: sqlalchemy.dialects:bogus"),
         ("sqlite:///{tmp}/not-a-database", "file is not a database"),
         ("postgresql+psycopg://reflexe:hunter2@127.0.0.1:{port}/reflexe", "Connection refused"),
+        ("mysql://reflexe:hunter2@127.0.0.1/reflexe", "its driver is not installed"),
     ],
-    ids=["unknown dialect", "not sqlite", "no server"],
+    ids=["unknown dialect", "not sqlite", "no server", "no driver"],
 )
 def test_a_database_that_cannot_be_used_is_one_line_without_its_url(
     cli_env: str,

@@ -388,3 +388,25 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_row(
     assert result.stderr.startswith(f"error: --output {output}: cannot write it: ")
     assert "Traceback" not in result.output
     assert len(stored(server)) == before
+
+
+def test_a_json_lines_row_no_request_could_carry_is_its_row_error(
+    server: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        '{"subject": {"ref": "\\ud800"}}\n'
+        '{"subject_ref": "https://example.org/in/fine"}\n'
+        '{"attributes": {"headline": "a\\u0000b"}}\n'
+    )
+
+    result = reflexe(path, "--url", server, "--quiet")
+
+    assert result.exit_code == 1, result.output
+    lone, fine, nul = results(result)
+    assert lone == {
+        "row": 1,
+        "error": "subject.ref: must be valid Unicode: a lone surrogate (such as \\ud800) is not",
+    }
+    assert fine["decision"] == "decline"
+    assert nul == {"row": 3, "error": "attributes.headline: must not contain the character U+0000"}

@@ -444,3 +444,40 @@ def test_a_file_names_its_privacy_and_a_file_that_does_not_keeps_the_sets(
     current = httpx.get(f"{server}/criteria/pipu").json()
     assert (current["privacy"], current["retention_days"]) == ("full", 30)
     assert reflexe("check", private).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("slug: deep\nname: " + "[" * 2_000 + "]" * 2_000 + "\n", "nested deeper than 512 levels"),
+        (
+            "slug: deep\nparams:\n" + "".join("  " * (i + 1) + "k:\n" for i in range(1_500)),
+            "nested deeper than 512 levels",
+        ),
+        ("slug: wide\nparams:\n  floor: 9007199254740993\n", "params.floor: an integer beyond"),
+        ("slug: long\nparams:\n  floor: " + "9" * 5_000 + "\n", "more than 4,300 digits"),
+    ],
+    ids=["brackets", "indentation", "wide-integer", "long-integer"],
+)
+def test_check_refuses_what_no_parser_or_hash_takes_in_one_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "set.yaml"
+    if "wide" in text:  # a set that is valid but for the integer
+        data = example() | {"slug": "wide", "params": {**example()["params"], "floor": 2**53 + 1}}
+        write(path, data)
+    else:
+        path.write_text(text)
+
+    result = reflexe("check", path)
+
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_export_refuses_a_version_beyond_any_stored(local_database: str) -> None:
+    result = reflexe("export", "pipu", "--version", "99999999999999999999")
+
+    assert result.exit_code == 2
+    assert "1<=x<=1000000" in result.output

@@ -17,6 +17,7 @@ from app.criteria.cases import run_cases
 from app.criteria.models import CaseSpec, PendingCase
 from app.errors import Conflict, InvalidInput, NotFound
 from app.evaluations.log import load_record
+from app.jsonvalues import find_wide_integer
 from app.privacy import Privacy
 from app.reviews import repository as verdicts
 
@@ -72,6 +73,11 @@ def make_case(
         )
     except ValueError as exc:
         raise InvalidInput([("name", str(exc))]) from exc
+    if find_wide_integer(case.profile()) is not None:
+        raise Conflict(
+            "The decision's attributes hold an integer beyond ±(2^53 - 1), which a set's "
+            "canonical JSON cannot carry exactly: it cannot become one of its cases."
+        )
     if criteria_repository.get_pending(session, criteria_set.id, name) is not None:
         raise Conflict(f"Criteria set '{slug}' already has a pending case named '{name}'.")
     if any(c.name == name for c in content.cases):

@@ -35,7 +35,7 @@ from app.errors import (
 )
 from app.etags import etag
 from app.etags import if_match as matches
-from app.jsonvalues import find_problem
+from app.jsonvalues import WIDE_INTEGER_MESSAGE, find_problem, find_wide_integer
 from app.privacy import Privacy
 from app.webhooks import outbox
 
@@ -59,6 +59,9 @@ def build_definition(content: CriteriaContent, prefix: str = "") -> CriteriaDefi
     found = find_problem(dumped)
     if found is not None:
         raise InvalidInput([(prefix + field_path(found[0]), found[1])])
+    wide = find_wide_integer(dumped)
+    if wide is not None:
+        raise InvalidInput([(prefix + field_path(wide), WIDE_INTEGER_MESSAGE)])
     try:
         return compile_definition(dumped["criteria"], dumped["policy"], content.params)
     except InvalidDefinition as exc:

@@ -10,6 +10,8 @@ recursion, so such an item fails alone; a body nested far deeper than any item m
 the depth.
 """
 
+import re
+
 import ijson
 from pydantic import ValidationError
 
@@ -25,6 +27,7 @@ from app.evaluations.models import BatchRequest
 from app.jsonvalues import (
     BODY_TOO_DEEP_MESSAGE,
     INTEGER_OVERFLOW_MESSAGE,
+    SURROGATE_MESSAGE,
     is_json_media_type,
     nests_deeper,
 )
@@ -41,6 +44,8 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise UnsupportedMediaType(JSON_ONLY_DETAIL)
     if nests_deeper(body):
         raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
+    if _has_lone_surrogate(body):
+        raise InvalidInput([("(root)", f"holds a text that {SURROGATE_MESSAGE}")])
     try:
         (document,) = ijson.items(_Pieces(body), "", use_float=True, buf_size=CHUNK)
     except (ijson.JSONError, ValueError) as exc:
@@ -55,6 +60,21 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise InvalidInput(
             [(field_path(error["loc"]), error["msg"]) for error in exc.errors()]
         ) from exc
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    """Whether a text escapes half of a surrogate pair (`"\\ud800"`): yajl would read it as
+    `?`, so that two refs could become one. Escaped backslashes are no escapes."""
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return False
+    return _LONE_SURROGATE.search(body.replace(b"\\\\", b"  ")) is not None
 
 
 def _reason(exc: Exception) -> str:

@@ -355,3 +355,105 @@ def test_a_lone_surrogate_in_attributes_is_422(
     assert problem["errors"][0]["field"] == field
     assert message in problem["errors"][0]["message"]
     assert client.get("/evaluations").json()["items"] == []
+
+
+# A set's content is hashed as RFC 8785 JSON, which holds integers of I-JSON's range alone:
+# a wider one, wherever in the content, is a 422 naming it, before anything is stored.
+WIDE = 2**53
+
+
+def _with_rule_value(value: int, slug: str = "wide") -> dict[str, Any]:
+    rule = {"attribute": "followers", "operator": "gte", "value": value}
+    return make_criteria_set(slug, criteria=[make_criterion("reach", rules=rule)], accept_at=1)
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (_with_rule_value(WIDE), "criteria[0].rules.value"),
+        (_with_rule_value(-WIDE), "criteria[0].rules.value"),
+        ({**_with_rule_value(5), "params": {"floor": 10**30}}, "params.floor"),
+        (
+            {
+                **_with_rule_value(5),
+                "cases": [
+                    {
+                        "name": "big",
+                        "attributes": {"followers": WIDE},
+                        "expect": {"decision": "accept"},
+                    }
+                ],
+            },
+            "cases[0].attributes.followers",
+        ),
+    ],
+    ids=["rule", "negative-rule", "param", "case"],
+)
+def test_an_integer_beyond_2_53_in_a_set_is_422_and_stores_nothing(
+    client: TestClient, content: dict[str, Any], field: str
+) -> None:
+    draft = {key: value for key, value in content.items() if key != "slug"}
+    pipu = client.get("/criteria/pipu")
+    answers = [
+        client.post("/criteria", json=content),
+        client.put("/criteria/pipu", json=draft, headers={"If-Match": pipu.headers["etag"]}),
+        client.put("/criteria/pipu/shadow", json={"criteria": draft}),
+        client.post("/criteria/pipu/impact", json={"criteria": draft}),
+    ]
+
+    for response, prefix in zip(answers, ["", "", "", "criteria."], strict=True):
+        problem = assert_problem(response, 422)
+        assert [error["field"] for error in problem["errors"]] == [prefix + field], problem
+        assert "2^53" in problem["errors"][0]["message"]
+    assert client.get("/criteria/wide").status_code == 404
+    assert [v["version"] for v in client.get("/criteria/pipu/versions").json()["items"]] == [1]
+    assert client.get("/criteria/pipu/shadow").status_code == 404
+
+
+def test_the_widest_exact_integer_in_a_set_is_accepted(client: TestClient) -> None:
+    created = client.post("/criteria", json=_with_rule_value(WIDE - 1))
+
+    assert created.status_code == 201, created.text
+    assert created.json()["criteria"][0]["rules"]["value"] == WIDE - 1
+    assert client.get("/criteria/wide/versions").status_code == 200
+
+
+def test_a_decision_with_a_wide_integer_cannot_become_a_case(client: TestClient) -> None:
+    decided = client.post("/evaluate", json={"attributes": {"followers": 2**60}})
+
+    made = client.post(f"/evaluations/{decided.json()['id']}/case", json={"name": "wide"})
+
+    assert decided.status_code == 201, decided.text
+    assert_problem(made, 409)
+    assert client.get("/criteria/pipu").json()["pending_cases"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\\ud800", "a\\udc00b", "\\ud800\\ud800\\udc00", "\\\\\\udbff"],
+    ids=["high", "low", "high-then-pair", "after-an-escaped-backslash"],
+)
+def test_a_lone_surrogate_in_a_batch_is_422_and_stores_nothing(
+    client: TestClient, text: str
+) -> None:
+    # yajl would read it as "?": two people's refs would become one.
+    content = '{"items": [{"subject": {"ref": "x' + text + '"}}, {"answers": {}}]}'
+
+    response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
+
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "(root)"
+    assert "lone surrogate" in problem["errors"][0]["message"]
+    assert client.get("/evaluations").json()["items"] == []
+
+
+def test_surrogate_pairs_and_escaped_backslashes_in_a_batch_are_read_as_written(
+    client: TestClient,
+) -> None:
+    content = '{"items": [{"subject": {"ref": "x\\ud83d\\ude00 \\\\ud800"}}]}'
+
+    response = client.post("/evaluate/batch", content=content, headers=JSON_HEADERS)
+
+    assert response.status_code == 200, response.text
+    [stored] = client.get("/evaluations").json()["items"]
+    assert stored["subject"]["ref"] == "x\U0001f600 \\ud800"
