@@ -27,7 +27,7 @@ from app.evaluations.router import evaluate_router
 from app.evaluations.router import router as evaluations_router
 from app.health import router as health_router
 from app.memory import limit_arenas
-from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware
 from app.monitoring.middleware import RequestContextMiddleware
 from app.monitoring.requestids import REQUEST_ID_HEADER
 from app.monitoring.router import router as monitoring_router
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first: authentication runs after CORS (a preflight has no key), and every
     # answer, its 401s included, gets the security headers. Bodies are read, up to their
     # limit, only by a route that has admitted the request (app.routing).
+    app.add_middleware(HeadAsGetMiddleware, routes=app.router.routes)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

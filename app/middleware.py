@@ -1,6 +1,9 @@
 """ASGI middleware: request body limits, and the headers every response carries."""
 
+from collections.abc import Sequence
+
 from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge
@@ -50,6 +53,32 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGetMiddleware:
+    """Answer HEAD on every route that takes GET as GET answers, without the body (RFC 9110
+    §9.3.2: general-purpose servers must support HEAD). A route that declares HEAD itself
+    (the health probes) answers it; any other route is not documented twice in OpenAPI.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes  # the app's own list: routers included later are in it too
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or self._declares_head(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+    def _declares_head(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self.routes)
 
 
 class BodyLimitMiddleware:

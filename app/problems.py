@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
 from app.errors import (
     DATABASE_ERRORS,
@@ -131,12 +132,19 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
+    """The methods of every operation whose path matches, and of the routes the document
+    leaves out (the documentation's own); HEAD wherever GET is (HeadAsGetMiddleware)."""
     methods: set[str] = set()
     for template, operations in request.app.openapi()["paths"].items():
         # Templates hold only letters, "/", "_" and "{param}": no other regex syntax.
         pattern = "^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"
         if re.match(pattern, request.url.path):
             methods.update(method.upper() for method in operations)
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
 
 

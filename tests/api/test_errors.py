@@ -31,6 +31,28 @@ def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
     assert response.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize(
+    "path", ["/criteria/pipu", "/criteria", "/evaluations", "/stats", "/reviews", "/openapi.json"]
+)
+def test_head_answers_as_get_without_the_body(client: TestClient, path: str) -> None:
+    got = client.get(path)
+    head = client.head(path)
+
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers.get("etag") == got.headers.get("etag")
+
+
+def test_head_on_a_route_without_get_is_405(client: TestClient) -> None:
+    response = client.head("/evaluate")
+
+    assert response.status_code == 405
+    assert response.content == b""
+    assert response.headers["allow"] == "POST"
+
+
 def test_malformed_json_is_400(client: TestClient) -> None:
     response = client.post(
         "/evaluate", content=b'{"answers": ', headers={"content-type": "application/json"}
@@ -159,10 +181,11 @@ def test_unexpected_errors_are_500_problems_without_traceback(client: TestClient
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
-        ("/criteria", "GET, POST"),
-        ("/criteria/pipu", "DELETE, GET, PUT"),
+        ("/criteria", "GET, HEAD, POST"),
+        ("/criteria/pipu", "DELETE, GET, HEAD, PUT"),
         ("/evaluate", "POST"),
         ("/healthz", "GET, HEAD"),
+        ("/docs", "GET, HEAD"),
     ],
 )
 def test_405_lists_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
