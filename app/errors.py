@@ -166,6 +166,7 @@ class UnsupportedMediaType(ReflexeError):
 
 
 JSON_ONLY_DETAIL = "This endpoint reads JSON: send the body with Content-Type: application/json."
+CODING_DETAIL = "Bodies are read as sent: send it without a Content-Encoding (no gzip, br...)."
 
 
 class PayloadTooLarge(ReflexeError):

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import (
+    CODING_DETAIL,
     JSON_ONLY_DETAIL,
     MALFORMED_DETAIL,
     InvalidInput,
@@ -110,6 +111,8 @@ class GatedRoute(APIRoute):
                         [(name, _unknown_parameter(known)) for name in dict.fromkeys(unknown)],
                         location="query",
                     )
+                _check_repeated(request)
+                _check_coding(request)
                 if reads_json:
                     await _check_body(request)
                 return await handler(request)
@@ -209,6 +212,27 @@ async def _json_body(request: Request) -> Any:
         raise MalformedBody(MALFORMED_DETAIL) from exc
     except ValueError as exc:  # an integer longer than Python converts
         raise InvalidInput([("(root)", LONG_INTEGER_MESSAGE)]) from exc
+
+
+def _check_repeated(request: Request) -> None:
+    """422 for a query parameter given twice: every one takes one value, and the router
+    would silently keep the last (`?decision=accept&decision=decline` lists declines)."""
+    if not request.scope["query_string"]:
+        return
+    params = request.query_params
+    repeated = [name for name in dict.fromkeys(params) if len(params.getlist(name)) > 1]
+    if repeated:
+        raise InvalidInput(
+            [(name, f"given {len(params.getlist(name))} times: give it once") for name in repeated],
+            location="query",
+        )
+
+
+def _check_coding(request: Request) -> None:
+    """415 for a body in a content coding (gzip...): bodies are read as they are sent."""
+    coding = request.headers.get("content-encoding")
+    if coding is not None and coding.strip().lower() not in ("", "identity"):
+        raise UnsupportedMediaType(CODING_DETAIL, headers={"Accept-Encoding": "identity"})
 
 
 async def _check_body(request: Request) -> None:

@@ -10,6 +10,7 @@ recursion, so such an item fails alone; a body nested far deeper than any item m
 the depth.
 """
 
+import json
 import re
 
 import ijson
@@ -42,6 +43,7 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise InvalidInput([("(root)", "Field required")])
     if not is_json_media_type(content_type):
         raise UnsupportedMediaType(JSON_ONLY_DETAIL)
+    body = _as_utf8(body)
     if nests_deeper(body):
         raise InvalidInput([("(root)", BODY_TOO_DEEP_MESSAGE)])
     if _has_lone_surrogate(body):
@@ -77,9 +79,24 @@ def _has_lone_surrogate(body: bytes) -> bool:
     return _LONE_SURROGATE.search(body.replace(b"\\\\", b"  ")) is not None
 
 
+def _as_utf8(body: bytes) -> bytes:
+    """The body in UTF-8 without a byte order mark, as POST /evaluate's parser reads any
+    of the encodings JSON allows (RFC 8259 §8.1: UTF-8, -16 or -32)."""
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8":
+        return body
+    try:
+        return body.decode(encoding).encode()
+    except UnicodeError as exc:
+        raise MalformedBody(MALFORMED_DETAIL) from exc
+
+
 def _reason(exc: Exception) -> str:
     """What yajl found wrong, in its first line, without the excerpt of the body."""
-    said = str(exc).splitlines()[0].rstrip(".") if str(exc) else "it ends too soon"
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):  # yajl's message as a bytes object
+        text = text[2:-1].encode().decode("unicode_escape", "replace")
+    said = text.splitlines()[0].rstrip(".") if text else "it ends too soon"
     if "invalid char" in said:
         return f"{said} (NaN and Infinity are not JSON numbers; texts are quoted)"
     return said

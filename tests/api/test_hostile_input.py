@@ -1,6 +1,7 @@
 """Inputs that once broke the service: each is now a 4xx naming the field, on both backends."""
 
 import base64
+import gzip
 import json
 import re
 import uuid
@@ -457,3 +458,53 @@ def test_surrogate_pairs_and_escaped_backslashes_in_a_batch_are_read_as_written(
     assert response.status_code == 200, response.text
     [stored] = client.get("/evaluations").json()["items"]
     assert stored["subject"]["ref"] == "x\U0001f600 \\ud800"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+@pytest.mark.parametrize("path", ["/evaluate", "/evaluate/batch", "/criteria"])
+def test_a_body_in_a_content_coding_is_415_naming_identity(
+    client: TestClient, path: str, coding: str
+) -> None:
+    body = {"items": [{"answers": {}}]} if path.endswith("batch") else {"answers": {}}
+    headers = {**JSON_HEADERS, "content-encoding": coding}
+
+    response = client.post(path, content=gzip.compress(json.dumps(body).encode()), headers=headers)
+
+    problem = assert_problem(response, 415)
+    assert "Content-Encoding" in problem["detail"]
+    assert response.headers["accept-encoding"] == "identity"
+    assert client.get("/evaluations").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=1&limit=2",
+        "decision=accept&decision=decline",
+        "since=2026-01-01T00:00:00Z&since=2027-01-01T00:00:00Z",
+    ],
+)
+def test_a_query_parameter_given_twice_is_422_naming_it(client: TestClient, query: str) -> None:
+    client.post("/evaluate", json={"answers": {}})
+
+    response = client.get(f"/evaluations?{query}")
+
+    problem = assert_problem(response, 422)
+    [error] = problem["errors"]
+    assert (error["field"], error["location"]) == (query.split("=")[0], "query")
+    assert error["message"] == "given 2 times: give it once"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-32-be"])
+def test_a_batch_body_in_any_encoding_json_allows_is_read(
+    client: TestClient, encoding: str
+) -> None:
+    text = json.dumps({"items": [{"attributes": {"headline": "Directrice générale"}}]})
+
+    response = client.post("/evaluate/batch", content=text.encode(encoding), headers=JSON_HEADERS)
+
+    assert response.status_code == 200, response.text
+    [stored] = client.get("/evaluations").json()["items"]
+    assert client.get(f"/evaluations/{stored['id']}/inputs").json()["attributes"] == {
+        "headline": "Directrice générale"
+    }
