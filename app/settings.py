@@ -18,10 +18,7 @@ MEMORY_STORAGES = frozenset({"memory://", "async+memory://"})
 
 
 class Settings(BaseSettings):
-    # An empty variable (`REFLEXE_RETENTION_DAYS=` in a .env or a compose file) is unset.
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///./data/reflexe.db",
@@ -208,6 +205,13 @@ class Settings(BaseSettings):
         description="The service's public base URL (https://reflexe.example.com): webhook "
         "payloads' links are made absolute with it; relative paths otherwise.",
     )
+
+    @field_validator("secret_key", "metrics_token", "retention_days", "public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`REFLEXE_RETENTION_DAYS=` (a .env's or a compose file's blank) is no value at all.
+        Only for the settings that may be unset: an empty REFLEXE_RATE_LIMIT disables it."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("secret_key", "metrics_token")
     @classmethod

@@ -343,12 +343,12 @@ def test_a_ref_the_api_would_refuse_is_refused_before_the_database_is_touched(
     assert not Path(cli_env.removeprefix("sqlite:///")).exists()
 
 
-def test_a_variable_set_to_nothing_takes_its_default(
+def test_an_optional_variable_set_to_nothing_is_unset(
     cli_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.settings import get_settings
 
-    for variable in ("REFLEXE_RETENTION_DAYS", "REFLEXE_PORT", "REFLEXE_LOG_FORMAT"):
+    for variable in ("REFLEXE_RETENTION_DAYS", "REFLEXE_METRICS_TOKEN", "REFLEXE_PUBLIC_URL"):
         monkeypatch.setenv(variable, "")
     get_settings.cache_clear()
 
@@ -359,7 +359,7 @@ def test_a_variable_set_to_nothing_takes_its_default(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["decisions"] == 0
     settings = get_settings()
-    assert (settings.retention_days, settings.port, settings.log_format) == (None, 8000, "text")
+    assert (settings.retention_days, settings.metrics_token, settings.public_url) == (None,) * 3
 
 
 @pytest.mark.parametrize(
