@@ -65,18 +65,17 @@ def read_batch(body: bytes, content_type: str | None) -> BatchRequest:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def _has_lone_surrogate(body: bytes) -> bool:
     """Whether a text escapes half of a surrogate pair (`"\\ud800"`): yajl would read it as
-    `?`, so that two refs could become one. Escaped backslashes are no escapes."""
+    `?`, so that two refs could become one. Escaped backslashes are no escapes; the pairs
+    are removed, then any surrogate escape left is alone (a few ms for 2.5 MB of emoji)."""
     if _SURROGATE_ESCAPE.search(body) is None:
         return False
-    return _LONE_SURROGATE.search(body.replace(b"\\\\", b"  ")) is not None
+    unpaired = _SURROGATE_PAIR.sub(b"", body.replace(b"\\\\", b"  "))
+    return _SURROGATE_ESCAPE.search(unpaired) is not None
 
 
 def _as_utf8(body: bytes) -> bytes:
