@@ -38,7 +38,28 @@ class FileFormat(StrEnum):
 
 class FileLoader(yaml.SafeLoader):
     """YAML's safe loader, but a date stays the string it is written as: the API receives
-    JSON, which has no dates, and a file must mean what the same JSON body would."""
+    JSON, which has no dates, and a file must mean what the same JSON body would; and a key
+    written twice in one mapping is an error, not the last one silently kept."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader says so itself
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 FileLoader.yaml_implicit_resolvers = {

@@ -456,8 +456,9 @@ def test_a_file_names_its_privacy_and_a_file_that_does_not_keeps_the_sets(
         ),
         ("slug: wide\nparams:\n  floor: 9007199254740993\n", "params.floor: an integer beyond"),
         ("slug: long\nparams:\n  floor: " + "9" * 5_000 + "\n", "more than 4,300 digits"),
+        ("slug: one\nname: x\nslug: two\n", "found the key 'slug' twice (line 3, column 1)"),
     ],
-    ids=["brackets", "indentation", "wide-integer", "long-integer"],
+    ids=["brackets", "indentation", "wide-integer", "long-integer", "duplicate-key"],
 )
 def test_check_refuses_what_no_parser_or_hash_takes_in_one_line(
     tmp_path: Path, text: str, message: str
