@@ -162,7 +162,10 @@ def parse_moment(text: str) -> datetime:
         except ValueError:
             continue
     if found is None:
-        raise ValueError(f"expected a date and time such as 9/14/24, 7:31 PM, got {text!r}")
+        raise ValueError(
+            "expected a date and time such as 2026-01-31T09:00:00Z or 9/14/24, 7:31 PM, "
+            f"got {text!r}"
+        )
     return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 

@@ -100,7 +100,10 @@ def test_moments_are_read_as_linkedin_writes_them(written: str, instant: datetim
 
 
 def test_an_unreadable_moment_says_what_was_expected() -> None:
-    with pytest.raises(ValueError, match="expected a date and time such as 9/14/24, 7:31 PM"):
+    with pytest.raises(
+        ValueError,
+        match="expected a date and time such as 2026-01-31T09:00:00Z or 9/14/24, 7:31 PM",
+    ):
         parse_moment("yesterday evening")
 
 
@@ -244,7 +247,10 @@ def test_a_linkedin_row_with_an_unreadable_date_gets_an_error_line(
     first, second = results(result)
     assert first == {
         "row": 1,
-        "error": "Sent At: expected a date and time such as 9/14/24, 7:31 PM, got 'someday'",
+        "error": (
+            "Sent At: expected a date and time such as 2026-01-31T09:00:00Z or 9/14/24, 7:31 PM, "
+            "got 'someday'"
+        ),
     }
     assert second["decision"] == "decline"
 
