@@ -16,8 +16,10 @@ def if_match(header: str, current: int | None) -> bool:
     resource does not exist, which no tag matches, `*` included)."""
     if current is None:
         return False
-    tags = {tag.strip() for tag in header.split(",")}
-    return "*" in tags or etag(current) in tags
+    if header.strip() == "*":
+        return True
+    # `*` stands alone or not at all: in a list it is no tag, and matches nothing.
+    return etag(current) in {tag.strip() for tag in header.split(",")}
 
 
 def if_match_docs(description: str, *, required: bool = True) -> dict[str, Any]:

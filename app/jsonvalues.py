@@ -23,6 +23,7 @@ from itertools import accumulate
 from typing import Any
 
 from pydantic import ConfigDict
+from pydantic_core import PydanticCustomError
 
 MAX_DEPTH = 32
 MAX_PROFILE_VALUES = 10_000  # in the attributes of one evaluation request
@@ -53,6 +54,15 @@ Location = tuple[str | int, ...]
 # The configuration of every request model: unknown fields are refused, and so are numbers
 # JSON does not have in the model's own number fields.
 REQUEST_MODEL = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def storable_text(text: str) -> str:
+    """A pydantic AfterValidator for a text no database may refuse: no U+0000 (PostgreSQL
+    cannot store it), no lone surrogate (not Unicode)."""
+    found = find_problem(text)
+    if found is not None:
+        raise PydanticCustomError("string_unstorable", found[1])
+    return text
 
 
 def is_json_media_type(content_type: str | None) -> bool:

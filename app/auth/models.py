@@ -4,16 +4,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
 from app.db import UTCDateTime, utcnow
-from app.jsonvalues import REQUEST_MODEL
+from app.jsonvalues import REQUEST_MODEL, storable_text
 
 KEY_ID = r"[0-9a-f]{12}"
 KEY_ID_PATTERN = rf"^{KEY_ID}$"
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+KeyName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(storable_text),
+]
 
 
 class Role(StrEnum):

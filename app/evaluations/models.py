@@ -25,7 +25,7 @@ from app.criteria.models import MAX_CRITERIA, MAX_VERSION, CriteriaContent, Slug
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Source
 from app.errors import InvalidInput, Problem
-from app.jsonvalues import REQUEST_MODEL, find_problem
+from app.jsonvalues import REQUEST_MODEL, storable_text
 from app.privacy import SUBJECT_KEY_LENGTH, Privacy
 from app.profiles import AnswerKey, ProfileAttributes
 
@@ -116,15 +116,8 @@ class EvaluationRecord(SQLModel, table=True):
 SubjectRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
-def _storable(text: str) -> str:
-    found = find_problem(text)  # U+0000, a lone surrogate: refused by /evaluate too
-    if found is not None:
-        raise PydanticCustomError("string_unstorable", found[1])
-    return text
-
-
 # A ref that names a subject to find or erase: what /evaluate would refuse, names no one.
-LookupRef = Annotated[SubjectRef, AfterValidator(_storable)]
+LookupRef = Annotated[SubjectRef, AfterValidator(storable_text)]
 
 
 ISO_8601_MESSAGE = "expected an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"

@@ -265,15 +265,19 @@ def test_keys_do_not_work_under_another_secret(client: TestClient, settings: Set
         ({"name": "x" * 101, "role": "admin"}, "name"),
         ({"role": "admin"}, "name"),
         ({"name": "x", "role": "admin", "key": "mine"}, "key"),
+        ({"name": "before\x00after", "role": "admin"}, "name"),
     ],
 )
 def test_create_a_key_validates_its_body(
     client: TestClient, body: dict[str, Any], field: str
 ) -> None:
+    before = client.get("/keys").json()["items"]
+
     response = client.post("/keys", json=body)
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+    assert client.get("/keys").json()["items"] == before
 
 
 def test_revoking_a_key_stops_it_at_once(client: TestClient) -> None:

@@ -456,13 +456,22 @@ def test_put_with_a_stale_etag_is_412(client: TestClient) -> None:
     assert [v["version"] for v in versions_of(client, "triage")] == [1, 2]
 
 
-@pytest.mark.parametrize("if_match", ['"v2"', "v1", 'W/"v1"', '"v10"', ""])
+@pytest.mark.parametrize("if_match", ['"v2"', "v1", 'W/"v1"', '"v10"', "", '*, "v2"', '"v2", *'])
 def test_put_with_a_wrong_etag_is_412(client: TestClient, if_match: str) -> None:
     create(client)
 
     assert_problem(put(client, "triage", second_version(), if_match), 412, PRECONDITION_FAILED)
 
     assert etag_of(client, "triage") == '"v1"'
+
+
+def test_a_list_that_names_the_current_etag_beside_a_star_matches(client: TestClient) -> None:
+    create(client)
+
+    response = put(client, "triage", second_version(), '*, "v1"')
+
+    assert response.status_code == 200, response.text
+    assert response.headers["etag"] == '"v2"'
 
 
 def test_put_with_if_match_star_works(client: TestClient) -> None:
