@@ -19,7 +19,7 @@ from sqlalchemy import Column
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
-from app.criteria.models import MAX_VERSION, CaseSpec, CriteriaSetReplace
+from app.criteria.models import MAX_VERSION, CaseSpec, CriteriaSetReplace, ShortText
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.errors import CaseFailure
 from app.evaluations.models import UNTIL_MESSAGE, IsoDateTime
@@ -261,10 +261,9 @@ class CaseRequest(BaseModel):
 
     model_config = REQUEST_MODEL
 
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-        | None
-    ) = Field(default=None, description="The case's name; `evaluation-<id>` when absent.")
+    name: ShortText | None = Field(
+        default=None, description="The case's name; `evaluation-<id>` when absent."
+    )
 
 
 class PendingCasePublic(BaseModel):

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     SerializerFunctionWrapHandler,
@@ -23,13 +24,17 @@ from sqlmodel import SQLModel
 from app.criteria.rules_schema import CONDITION_REF, LITERAL_SCHEMAS
 from app.db import JSONColumn, UTCDateTime, utcnow
 from app.engine import Decision, Mode, UnknownMode
-from app.jsonvalues import REQUEST_MODEL
+from app.jsonvalues import REQUEST_MODEL, storable_text
 from app.privacy import Privacy
 from app.profiles import Answer, AnswerKey, ProfileAttributes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(storable_text),  # names also travel alone: in paths, in a case's request
+]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")]

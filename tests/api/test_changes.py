@@ -595,3 +595,15 @@ def test_a_shadow_draft_with_failing_cases_is_refused(client: TestClient, screen
     assert response.json()["type"] == "urn:reflexe:problem:failing-cases"
     assert client.get("/criteria/screen").json()["shadow_version"] is None
     assert len(client.get("/criteria/screen/versions").json()["items"]) == 1
+
+
+def test_a_case_name_no_database_can_store_is_a_422(
+    client: TestClient, screen: list[dict[str, Any]]
+) -> None:
+    made = client.post(f"/evaluations/{screen[0]['id']}/case", json={"name": "before\x00after"})
+    dropped = client.delete("/criteria/screen/pending-cases/before%00after")
+
+    for response in (made, dropped):
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "name"
+    assert client.get("/criteria/screen").json()["pending_cases"] == []
