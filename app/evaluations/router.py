@@ -20,7 +20,7 @@ from app.evaluations.models import (
     EvaluationPublic,
     EvaluationRequest,
     IsoDateTime,
-    SubjectRef,
+    LookupRef,
     check_window,
 )
 from app.evaluations.repository import EvaluationFilter
@@ -154,7 +154,7 @@ def list_evaluations(
     decision: Annotated[Decision | None, Query(description="Only this decision.")] = None,
     criteria_set: Annotated[Slug | None, Query(description="Only this set's slug.")] = None,
     subject: Annotated[
-        SubjectRef | None,
+        LookupRef | None,
         Query(
             description="Only this subject ref (found by its keyed hash, minimised decisions "
             "included)."
